@@ -1,0 +1,48 @@
+"""Turns domain and Django errors into DRF's error answers, so views stay thin."""
+
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from manifests.exceptions import InvalidImage, ManifestInUse, UploadTooLarge
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+def to_api_exception(exc: Exception) -> Exception:
+    """The DRF exception that answers a domain or Django error (others pass through)."""
+    if isinstance(exc, ManifestInUse):
+        return Conflict({"detail": str(exc), "projects": exc.projects})
+    if isinstance(exc, InvalidImage):
+        return exceptions.ValidationError({"file": [str(exc)]})
+    if isinstance(exc, UploadTooLarge | RequestDataTooBig):
+        return PayloadTooLarge(str(exc) or None)
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return exceptions.ValidationError({"detail": str(exc)})
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(as_serializer_error(exc))
+    if isinstance(exc, ObjectDoesNotExist):
+        return Http404(str(exc))
+    return exc
+
+
+def exception_handler(exc, context):
+    return drf_exception_handler(to_api_exception(exc), context)

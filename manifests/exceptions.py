@@ -1,0 +1,37 @@
+"""Domain errors raised by the manifest operations.
+
+They carry what a caller needs to explain the refusal; the API maps them to HTTP answers
+(`manifests.api_errors`), the admin to messages and the commands to `CommandError`.
+"""
+
+from collections.abc import Iterable
+
+
+class ManifestError(Exception):
+    """Base class of every refusal of a manifest operation."""
+
+
+class ManifestInUse(ManifestError):
+    """The manifest is referenced by projects, so it may not be deleted or purged."""
+
+    def __init__(self, projects: Iterable[tuple[object, str]]):
+        self.projects = [{"id": str(pk), "name": name} for pk, name in projects]
+        names = ", ".join(f"{p['name']} ({p['id']})" for p in self.projects)
+        super().__init__(
+            f"Manifest is referenced by {len(self.projects)} project(s): {names}. "
+            "Unlink those projects first."
+        )
+
+
+class InvalidImage(ManifestError):
+    """The uploaded file is not an image we accept."""
+
+
+class UploadTooLarge(ManifestError):
+    """The uploaded file is over the configured size limit."""
+
+    def __init__(self, size: int | None, limit: int):
+        self.size = size
+        self.limit = limit
+        got = f"{size} bytes" if size is not None else "too many bytes"
+        super().__init__(f"File is too large: {got}; the limit is {limit} bytes.")

@@ -1,0 +1,316 @@
+"""Manifests, their assets and the projects that use them.
+
+Manifests are soft-deleted: `Manifest.objects` (the default manager, used by the API, the
+admin and relations) sees live rows only, `Manifest.all_objects` sees every row and
+`Manifest.deleted_objects` the deleted ones. Even a bulk `delete()` on a queryset is soft;
+only `hard_delete()` (used by purge) removes rows.
+"""
+
+import uuid
+
+from django.db import NotSupportedError, models
+from django.db.models import Lookup, Prefetch, Q
+from django.utils import timezone
+
+from manifests.exceptions import ManifestInUse
+
+
+class LabelListField(models.JSONField):
+    """A JSON list of strings (manifest tags, asset user tags), filterable by element."""
+
+
+@LabelListField.register_lookup
+class HasLabel(Lookup):
+    """`tags__has_label="hero"`: the JSON list contains that exact string.
+
+    Django's `contains` on JSONField is unavailable on SQLite, so each backend gets its own
+    SQL: jsonb containment on PostgreSQL, `json_each` on SQLite.
+    """
+
+    lookup_name = "has_label"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        raise NotSupportedError(f"has_label is not implemented for {connection.vendor}.")
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} @> jsonb_build_array({rhs}::text)", (*lhs_params, *rhs_params)
+
+    def as_sqlite(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) AS label WHERE label.value = {rhs})"
+        return sql, (*lhs_params, *rhs_params)
+
+
+def manifest_media_path(manifest_id: uuid.UUID | str, folder: str, filename: str) -> str:
+    """Where a manifest's files live in storage: `manifests/<id>/<folder>/<filename>`."""
+    return f"manifests/{manifest_id}/{folder}/{filename}"
+
+
+def asset_upload_path(asset: "Asset", filename: str) -> str:
+    return manifest_media_path(asset.manifest_id, "uploads", f"{asset.id}_{filename}")
+
+
+def asset_thumbnail_path(asset: "Asset", filename: str) -> str:
+    return manifest_media_path(asset.manifest_id, "thumbnails", filename)
+
+
+def manifest_thumbnail_path(manifest: "Manifest", filename: str) -> str:
+    return manifest_media_path(manifest.id, "thumbnails", filename)
+
+
+def manifest_contact_sheet_path(manifest: "Manifest", filename: str) -> str:
+    return manifest_media_path(manifest.id, "contact_sheets", filename)
+
+
+class ManifestQuerySet(models.QuerySet):
+    def alive(self) -> "ManifestQuerySet":
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self) -> "ManifestQuerySet":
+        return self.filter(deleted_at__isnull=False)
+
+    def with_assets(self) -> "ManifestQuerySet":
+        """Prefetch each manifest's assets in display order (one extra query in all)."""
+        return self.prefetch_related(
+            Prefetch("assets", queryset=Asset.all_objects.order_by("sort_order", "created_at"))
+        )
+
+    def referencing_projects(self) -> "models.QuerySet[Project]":
+        return Project.objects.filter(manifest__in=self.values("pk")).order_by("name")
+
+    def soft_delete(self) -> int:
+        """Mark the manifests deleted; refuse all of them if any project references one."""
+        projects = list(self.referencing_projects().values_list("pk", "name"))
+        if projects:
+            raise ManifestInUse(projects)
+        return self.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+
+    def restore(self) -> int:
+        return self.filter(deleted_at__isnull=False).update(deleted_at=None)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Soft, like every delete of a manifest; use `hard_delete()` to remove rows."""
+        count = self.soft_delete()
+        return count, {self.model._meta.label: count}
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def hard_delete(self) -> tuple[int, dict[str, int]]:
+        """Remove the rows (and, by cascade, their assets). Files are the caller's job."""
+        return super().delete()
+
+    hard_delete.alters_data = True
+    hard_delete.queryset_only = True
+
+
+class LiveManifestManager(models.Manager.from_queryset(ManifestQuerySet)):
+    def get_queryset(self) -> ManifestQuerySet:
+        return super().get_queryset().alive()
+
+
+class DeletedManifestManager(models.Manager.from_queryset(ManifestQuerySet)):
+    def get_queryset(self) -> ManifestQuerySet:
+        return super().get_queryset().deleted()
+
+
+class Manifest(models.Model):
+    class Category(models.TextChoices):
+        CHARACTERS = "CHARACTERS", "Characters"
+        ENVIRONMENTS = "ENVIRONMENTS", "Environments"
+        OBJECTS = "OBJECTS", "Objects"
+        STYLES = "STYLES", "Styles"
+        MIXED = "MIXED", "Mixed"
+        CUSTOM = "CUSTOM", "Custom"
+
+    class Status(models.TextChoices):
+        DRAFT = "DRAFT", "Draft"
+        PROCESSING = "PROCESSING", "Processing"
+        READY = "READY", "Ready"
+        ERROR = "ERROR", "Error"
+
+    # Which status may follow which: processing is the only way to READY or ERROR.
+    STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.DRAFT: frozenset({Status.PROCESSING}),
+        Status.PROCESSING: frozenset({Status.READY, Status.ERROR, Status.DRAFT}),
+        Status.READY: frozenset({Status.PROCESSING, Status.DRAFT}),
+        Status.ERROR: frozenset({Status.PROCESSING, Status.DRAFT}),
+    }
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    category = models.CharField(
+        max_length=20, choices=Category.choices, default=Category.CUSTOM, db_index=True
+    )
+    tags = LabelListField(default=list, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    processing_progress = models.JSONField(null=True, blank=True)
+    thumbnail = models.ImageField(
+        upload_to=manifest_thumbnail_path, max_length=500, blank=True, default=""
+    )
+    contact_sheet = models.ImageField(
+        upload_to=manifest_contact_sheet_path, max_length=500, blank=True, default=""
+    )
+    asset_count = models.PositiveIntegerField(default=0, editable=False)
+    total_processing_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    times_used = models.PositiveIntegerField(default=0, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    parent_manifest = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="copies",
+        editable=False,
+    )
+    # Highest tag number ever handed out per prefix, e.g. {"CHAR": 3}: see manifests.tagging.
+    tag_sequences = models.JSONField(default=dict, blank=True, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LiveManifestManager()
+    all_objects = ManifestQuerySet.as_manager()
+    deleted_objects = DeletedManifestManager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [
+            models.Index(fields=["deleted_at", "-updated_at"], name="manifest_alive_updated"),
+            models.Index(fields=["name"], name="manifest_name"),
+            models.Index(fields=["times_used"], name="manifest_times_used"),
+            models.Index(fields=["asset_count"], name="manifest_asset_count"),
+            models.Index(fields=["created_at"], name="manifest_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="manifest_name_not_blank"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="manifest_version_gte_1"),
+            models.CheckConstraint(
+                condition=Q(total_processing_cost__gte=0), name="manifest_cost_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def delete(self, using=None, keep_parents=False):
+        """Soft delete, refused when projects reference the manifest (ManifestInUse)."""
+        count = Manifest.all_objects.filter(pk=self.pk).soft_delete()
+        self.refresh_from_db(fields=["deleted_at"])
+        return count, {self._meta.label: count}
+
+    delete.alters_data = True
+
+    def hard_delete(self) -> tuple[int, dict[str, int]]:
+        return super().delete()
+
+    hard_delete.alters_data = True
+
+
+class AssetQuerySet(models.QuerySet):
+    def alive(self) -> "AssetQuerySet":
+        """Assets whose manifest is not soft-deleted."""
+        return self.filter(manifest__deleted_at__isnull=True)
+
+    def ordered(self) -> "AssetQuerySet":
+        return self.order_by("sort_order", "created_at")
+
+
+class LiveAssetManager(models.Manager.from_queryset(AssetQuerySet)):
+    def get_queryset(self) -> AssetQuerySet:
+        return super().get_queryset().alive()
+
+
+class Asset(models.Model):
+    class AssetType(models.TextChoices):
+        CHARACTER = "CHARACTER", "Character"
+        OBJECT = "OBJECT", "Object"
+        ENVIRONMENT = "ENVIRONMENT", "Environment"
+        STYLE = "STYLE", "Style"
+        VEHICLE = "VEHICLE", "Vehicle"
+        OTHER = "OTHER", "Other"
+
+    class Source(models.TextChoices):
+        UPLOAD = "UPLOAD", "Upload"
+        EXTRACTED = "EXTRACTED", "Extracted"
+        GENERATED = "GENERATED", "Generated"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    manifest = models.ForeignKey(
+        Manifest, on_delete=models.CASCADE, related_name="assets", db_index=True
+    )
+    asset_type = models.CharField(max_length=20, choices=AssetType.choices)
+    name = models.CharField(max_length=200)
+    manifest_tag = models.CharField(max_length=32, editable=False)
+    user_tags = LabelListField(default=list, blank=True)
+    reference_image = models.ImageField(
+        upload_to=asset_upload_path, max_length=500, blank=True, default=""
+    )
+    thumbnail = models.ImageField(
+        upload_to=asset_thumbnail_path, max_length=500, blank=True, default=""
+    )
+    # What the upload decoded as (recorded, never trusted from the client).
+    image_format = models.CharField(max_length=10, blank=True, default="", editable=False)
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
+    description = models.TextField(blank=True, default="")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.UPLOAD)
+    sort_order = models.IntegerField(default=0)
+    # A default rather than auto_now_add so that a duplicate can keep its source's order.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LiveAssetManager()
+    all_objects = AssetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "created_at"]
+        indexes = [
+            models.Index(fields=["manifest", "sort_order", "created_at"], name="asset_order"),
+            models.Index(fields=["manifest_tag"], name="asset_tag"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["manifest", "manifest_tag"], name="asset_tag_unique"),
+            models.CheckConstraint(condition=~Q(name=""), name="asset_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.manifest_tag} {self.name}"
+
+
+class Project(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    # PROTECT: a referenced manifest is never purged; soft delete is refused in the domain.
+    manifest = models.ForeignKey(
+        Manifest,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="projects",
+        db_index=True,
+    )
+    manifest_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="project_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

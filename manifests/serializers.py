@@ -1,0 +1,176 @@
+"""The shape of the API. Rules live in `manifests.services`; these only check shapes."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from manifests.models import Asset, Manifest, Project
+from manifests.services import MAX_LABEL_LENGTH, MAX_LABELS
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+@extend_schema_field({"type": "string", "format": "uri", "nullable": True, "readOnly": True})
+class FileURLField(serializers.Field):
+    """The absolute URL of a stored file, or null when there is none."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        if not value:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(value.url) if request else value.url
+
+
+def label_list_field(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=MAX_LABEL_LENGTH, allow_blank=True),
+        max_length=MAX_LABELS,
+        required=False,
+        help_text=f"{help_text} Stripped, de-duplicated, order kept.",
+    )
+
+
+class AssetSerializer(serializers.ModelSerializer):
+    manifest_id = serializers.UUIDField(read_only=True)
+    user_tags = label_list_field("Free labels.")
+    reference_image_url = FileURLField(source="reference_image")
+    thumbnail_url = FileURLField(source="thumbnail")
+
+    class Meta:
+        model = Asset
+        fields = [
+            "id",
+            "manifest_id",
+            "asset_type",
+            "name",
+            "manifest_tag",
+            "user_tags",
+            "reference_image_url",
+            "thumbnail_url",
+            "image_format",
+            "image_width",
+            "image_height",
+            "image_sha256",
+            "description",
+            "source",
+            "sort_order",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "manifest_tag",
+            "image_format",
+            "image_width",
+            "image_height",
+            "image_sha256",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "sort_order": {
+                "min_value": INT32_MIN,
+                "max_value": INT32_MAX,
+                "required": False,
+                "help_text": "Position in the manifest; default: after the last asset.",
+            },
+            "manifest_tag": {"help_text": "Generated tag such as CHAR_01; never reused."},
+        }
+
+
+class ManifestSerializer(serializers.ModelSerializer):
+    tags = label_list_field("Tags of the manifest.")
+    processing_progress = serializers.JSONField(
+        required=False, allow_null=True, help_text="A JSON object written by processing."
+    )
+    thumbnail_url = FileURLField(source="thumbnail")
+    contact_sheet_url = FileURLField(source="contact_sheet")
+    parent_manifest_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Manifest
+        fields = [
+            "id",
+            "name",
+            "description",
+            "category",
+            "tags",
+            "status",
+            "processing_progress",
+            "thumbnail_url",
+            "contact_sheet_url",
+            "asset_count",
+            "total_processing_cost",
+            "times_used",
+            "last_used_at",
+            "version",
+            "parent_manifest_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "asset_count",
+            "times_used",
+            "last_used_at",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"total_processing_cost": {"min_value": 0}}
+
+    def validate_processing_progress(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object or null.")
+        return value
+
+
+class ManifestDetailSerializer(ManifestSerializer):
+    assets = AssetSerializer(many=True, read_only=True)
+
+    class Meta(ManifestSerializer.Meta):
+        fields = [*ManifestSerializer.Meta.fields, "assets"]
+
+
+class DuplicateRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text='Name of the copy; default "<original> (copy)". Also accepted as ?name=.',
+    )
+
+
+class UploadRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A JPEG, PNG, WebP or GIF image (checked by decoding it, not by its name)."
+    )
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    manifest_id = serializers.PrimaryKeyRelatedField(
+        source="manifest",
+        queryset=Manifest.objects.all(),
+        pk_field=serializers.UUIDField(),
+        allow_null=True,
+        required=False,
+        help_text="Linking a manifest pins its current version and counts the use.",
+    )
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "manifest_id", "manifest_version", "created_at"]
+        read_only_fields = ["manifest_version", "created_at"]
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ConflictProjectSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class ConflictSerializer(ErrorSerializer):
+    projects = ConflictProjectSerializer(many=True)

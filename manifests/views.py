@@ -1,0 +1,246 @@
+"""REST API viewsets: they check input shape and call `manifests.services`."""
+
+from functools import cached_property
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from manifests import services
+from manifests.api_errors import PayloadTooLarge
+from manifests.filters import AssetFilter, ManifestFilter, ProjectFilter
+from manifests.models import Asset, Manifest, Project
+from manifests.serializers import (
+    AssetSerializer,
+    ConflictSerializer,
+    DuplicateRequestSerializer,
+    ErrorSerializer,
+    ManifestDetailSerializer,
+    ManifestSerializer,
+    ProjectSerializer,
+    UploadRequestSerializer,
+)
+
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Unknown or deleted id.")
+BAD_REQUEST = OpenApiResponse(description="Field errors: {field: [messages]}.")
+# Room for the multipart envelope around the file itself.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List live manifests"),
+    create=extend_schema(summary="Create a manifest", responses={201: ManifestDetailSerializer}),
+    retrieve=extend_schema(
+        summary="A manifest with its ordered assets",
+        responses={200: ManifestDetailSerializer, 404: NOT_FOUND},
+    ),
+    update=extend_schema(
+        responses={200: ManifestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}
+    ),
+    partial_update=extend_schema(
+        responses={200: ManifestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}
+    ),
+    destroy=extend_schema(
+        summary="Soft-delete a manifest",
+        responses={
+            204: None,
+            404: NOT_FOUND,
+            409: OpenApiResponse(ConflictSerializer, description="Projects reference it."),
+        },
+    ),
+)
+class ManifestViewSet(viewsets.ModelViewSet):
+    queryset = Manifest.objects.all()
+    filterset_class = ManifestFilter
+    search_fields = ["name", "description"]
+    ordering_fields = ["updated_at", "name", "times_used", "asset_count", "created_at"]
+    ordering = ["-updated_at"]
+
+    def get_queryset(self):
+        if self.action == "restore":
+            return Manifest.all_objects.all()
+        if self.action == "retrieve":
+            return Manifest.objects.with_assets()
+        return Manifest.objects.all()
+
+    def get_serializer_class(self):
+        return ManifestSerializer if self.action == "list" else ManifestDetailSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = services.manifest_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.manifest_update(
+            manifest=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.manifest_soft_delete(manifest=instance)
+
+    def _detail_response(self, manifest: Manifest, code: int = status.HTTP_200_OK) -> Response:
+        manifest = Manifest.all_objects.with_assets().get(pk=manifest.pk)
+        serializer = ManifestDetailSerializer(manifest, context=self.get_serializer_context())
+        return Response(serializer.data, status=code)
+
+    @extend_schema(
+        summary="Duplicate a manifest with its assets and files",
+        request=DuplicateRequestSerializer,
+        parameters=[OpenApiParameter("name", str, description="Name of the copy.")],
+        responses={201: ManifestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request, pk=None):
+        data = request.data
+        if not data and "name" in request.query_params:
+            data = {"name": request.query_params["name"]}
+        params = DuplicateRequestSerializer(data=data)
+        params.is_valid(raise_exception=True)
+        copy = services.manifest_duplicate(
+            manifest=self.get_object(), name=params.validated_data.get("name")
+        )
+        return self._detail_response(copy, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Restore a soft-deleted manifest",
+        request=None,
+        responses={200: ManifestDetailSerializer, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        return self._detail_response(services.manifest_restore(manifest=self.get_object()))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List assets, in manifest order"),
+    retrieve=extend_schema(responses={200: AssetSerializer, 404: NOT_FOUND}),
+    update=extend_schema(responses={200: AssetSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}),
+    partial_update=extend_schema(
+        responses={200: AssetSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}
+    ),
+    destroy=extend_schema(
+        summary="Delete an asset for good", responses={204: None, 404: NOT_FOUND}
+    ),
+)
+class AssetViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Assets by their own id: `/api/assets/{id}`."""
+
+    serializer_class = AssetSerializer
+    filterset_class = AssetFilter
+    search_fields = ["name", "manifest_tag", "description"]
+    ordering_fields = ["sort_order", "created_at", "updated_at", "name", "manifest_tag"]
+    ordering = ["sort_order", "created_at"]
+
+    def get_queryset(self):
+        return Asset.objects.ordered()
+
+    def perform_update(self, serializer):
+        serializer.instance = services.asset_update(
+            asset=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.asset_delete(asset=instance)
+
+    @extend_schema(
+        summary="Upload the asset's reference image",
+        request={"multipart/form-data": UploadRequestSerializer},
+        responses={
+            200: AssetSerializer,
+            400: BAD_REQUEST,
+            404: NOT_FOUND,
+            413: OpenApiResponse(ErrorSerializer, description="Over the upload size limit."),
+        },
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def upload(self, request, *args, **kwargs):
+        asset = self.get_object()
+        self._refuse_oversized_body(request)
+        params = UploadRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        asset = services.asset_attach_image(asset=asset, file=params.validated_data["file"])
+        return Response(AssetSerializer(asset, context=self.get_serializer_context()).data)
+
+    @staticmethod
+    def _refuse_oversized_body(request) -> None:
+        """Answer 413 from the declared length, before the body is read at all."""
+        limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit + MULTIPART_OVERHEAD_BYTES:
+            raise PayloadTooLarge(
+                f"The request is {length} bytes; files may be at most {limit} bytes."
+            )
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "manifest_pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Manifest id."
+        )
+    ]
+)
+@extend_schema_view(
+    list=extend_schema(
+        summary="A manifest's assets, in order",
+        responses={200: AssetSerializer(many=True), 404: NOT_FOUND},
+    ),
+    create=extend_schema(
+        summary="Add an asset; its tag is generated",
+        responses={201: AssetSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+    ),
+)
+class ManifestAssetViewSet(mixins.CreateModelMixin, AssetViewSet):
+    """Assets under their manifest: `/api/manifests/{manifest_pk}/assets/{id}`."""
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        try:
+            return Manifest.objects.get(pk=self.kwargs["manifest_pk"])
+        except (Manifest.DoesNotExist, DjangoValidationError):
+            raise Http404("No manifest matches the given id.") from None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no real request
+            return Asset.objects.none()
+        return super().get_queryset().filter(manifest=self.manifest)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.asset_create(
+            manifest=self.manifest, **serializer.validated_data
+        )
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    queryset = Project.objects.all()
+    serializer_class = ProjectSerializer
+    filterset_class = ProjectFilter
+    search_fields = ["name"]
+    ordering_fields = ["created_at", "name"]
+    ordering = ["-created_at"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.project_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.project_update(
+            project=serializer.instance, **serializer.validated_data
+        )
