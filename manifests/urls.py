@@ -4,8 +4,16 @@ from rest_framework.routers import DefaultRouter
 
 from manifests import views
 
-# "/?": every route answers with or without its trailing slash.
-router = DefaultRouter(trailing_slash="/?")
+
+class OptionalSlashRouter(DefaultRouter):
+    """Every route answers with or without its trailing slash (no redirect, no 404)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
 router.register("manifests", views.ManifestViewSet, basename="manifest")
 router.register(
     r"manifests/(?P<manifest_pk>[^/.]+)/assets",

@@ -120,6 +120,8 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"
 
 MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Whether Django itself serves MEDIA_ROOT (development); production uses the web server.
+VIDPIPE_SERVE_MEDIA = env_bool("VIDPIPE_SERVE_MEDIA", DEBUG)
 
 # --- Uploads -------------------------------------------------------------------------------
 # Largest accepted image, in bytes (the API answers 413 above it).

@@ -1,8 +1,11 @@
+import re
+
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+
+from vidpipe.media import serve_media
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs", permanent=False)),
@@ -11,6 +14,7 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
 ]
 
-# Uploaded media is served by Django only in development; production serves MEDIA_ROOT
-# from the web server (or uses a remote storage), see README.
-urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.MEDIA_URL.startswith("/"):
+    # Local media (see vidpipe.media for when it is served); a remote MEDIA_URL needs none.
+    media_prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
+    urlpatterns.append(re_path(rf"^{media_prefix}(?P<path>.*)$", serve_media, name="media"))
