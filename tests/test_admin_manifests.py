@@ -521,7 +521,7 @@ def test_deleted_manifest_opens_read_only_with_a_restore_button(admin_client, ma
     restored = admin_client.post(restore)
 
     assert page.status_code == 200
-    assert "was deleted on" in page.content.decode()
+    assert "This manifest was deleted" in page.content.decode()
     assert f'action="{restore}"' in page.content.decode()
     assert "adminform" in page.context and not page.context["has_change_permission"]
     assert edit.status_code == 403

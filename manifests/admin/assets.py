@@ -18,24 +18,28 @@ from manifests.models import Asset
 
 
 class AssetForm(forms.ModelForm):
-    user_tags = LabelListField(label="User tags")
+    user_tags = LabelListField(label="User tags", widget=forms.TextInput(attrs={"size": 12}))
     sort_order = forms.IntegerField(
         required=False,
         min_value=-(2**31),
         max_value=2**31 - 1,
-        widget=forms.NumberInput(attrs={"style": "width:5em"}),
+        widget=forms.NumberInput(attrs={"style": "width:4em"}),
         help_text="Blank: after the last asset.",
     )
     image = ReferenceImageField(
         required=False,
         label="Upload image",
         help_text="JPEG, PNG, WebP or GIF; replaces the current image.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "style": "width:14em"}),
     )
 
     class Meta:
         model = Asset
         fields = ["name", "asset_type", "description", "user_tags", "source", "sort_order"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 2, "cols": 30})}
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 12}),
+            "description": forms.Textarea(attrs={"rows": 2, "cols": 16}),
+        }
 
     def clean_sort_order(self):
         value = self.cleaned_data["sort_order"]
@@ -63,19 +67,28 @@ class AssetInline(admin.TabularInline):
     extra = 1
     show_change_link = True
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.is_deleted:  # read-only: nothing to upload
+            return [field for field in fields if field != "image"]
+        return fields
+
     def get_queryset(self, request):
         # All assets, so that a deleted manifest still shows (read-only) what it holds.
         return Asset.all_objects.ordered()
 
     @admin.display(description="Preview")
     def preview(self, asset: Asset) -> str:
-        return asset_preview(asset, size=LIST_PREVIEW_PX * 2)
+        return asset_preview(asset, size=LIST_PREVIEW_PX + 24)
 
 
 class AssetAdminForm(AssetForm):
     class Meta(AssetForm.Meta):
         fields = ["manifest", *AssetForm.Meta.fields]
-        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 40}),
+            "description": forms.Textarea(attrs={"rows": 4}),
+        }
 
 
 @admin.register(Asset)

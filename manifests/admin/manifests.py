@@ -97,8 +97,20 @@ class TagFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OptionalJSONField(forms.JSONField):
+    """JSON in a textarea that shows nothing, rather than `null`, when there is none."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 class ManifestForm(forms.ModelForm):
     tags = LabelListField()
+    processing_progress = OptionalJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="A JSON object written by the processing stage.",
+    )
     total_processing_cost = forms.DecimalField(
         max_digits=10, decimal_places=4, min_value=0, initial=0
     )
@@ -106,6 +118,7 @@ class ManifestForm(forms.ModelForm):
     class Meta:
         model = Manifest
         fields = sorted(services.MANIFEST_EDITABLE_FIELDS)
+        widgets = {"description": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -195,18 +208,15 @@ class ManifestAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
             identity,
             (
                 "Processing",
-                {"fields": [*processing, "thumbnail_preview", "contact_sheet_preview"]},
+                {"fields": [*processing, ("thumbnail_preview", "contact_sheet_preview")]},
             ),
-            ("Usage", {"fields": ["asset_count", "version", "times_used", "last_used_at"]}),
+            ("Usage", {"fields": [("asset_count", "version", "times_used", "last_used_at")]}),
             (
                 "Lineage",
                 {
                     "fields": [
-                        "parent_manifest",
-                        "lineage",
-                        "created_at",
-                        "updated_at",
-                        "deleted_at",
+                        ("parent_manifest", "lineage"),
+                        ("created_at", "updated_at", "deleted_at"),
                     ]
                 },
             ),
