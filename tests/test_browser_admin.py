@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connections
 from PIL import Image, ImageDraw
 
 from manifests import services
@@ -59,6 +60,9 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield browser
         browser.close()
+        # Next to Playwright's loop, Django hands this thread its own connection: close it,
+        # or the test database cannot be dropped at the end of the run.
+        connections.close_all()
 
 
 @pytest.fixture
@@ -157,3 +161,4 @@ def test_curator_builds_duplicates_deletes_and_restores_a_manifest(page, live_se
     assert rows.count() == 4
     assert all(images_loaded(page, "#result_list img.vidpipe-preview"))
     page.screenshot(path=str(SCREENSHOTS / "manifest-changelist.png"), full_page=True)
+
