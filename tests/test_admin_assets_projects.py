@@ -136,9 +136,7 @@ def test_change_asset_type_renumbers_and_keeps_its_manifest(
     assert Manifest.objects.get(pk=manifest.pk).version == 3
 
 
-def test_delete_asset_through_the_admin_updates_the_count(
-    admin_client, make_manifest, make_asset
-):
+def test_delete_asset_through_the_admin_updates_the_count(admin_client, make_manifest, make_asset):
     manifest = make_manifest()
     hero = make_asset(manifest)
     make_asset(manifest, "Sidekick")

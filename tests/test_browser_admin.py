@@ -161,4 +161,3 @@ def test_curator_builds_duplicates_deletes_and_restores_a_manifest(page, live_se
     assert rows.count() == 4
     assert all(images_loaded(page, "#result_list img.vidpipe-preview"))
     page.screenshot(path=str(SCREENSHOTS / "manifest-changelist.png"), full_page=True)
-
