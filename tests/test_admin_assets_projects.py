@@ -234,3 +234,18 @@ def test_project_list_links_its_manifest(admin_client, make_manifest):
 
     assert [p.name for p in results(response)] == ["Pilot"]
     assert "Heroes" in response.content.decode()
+
+
+def test_an_asset_of_a_deleted_manifest_opens_read_only(admin_client, make_manifest, make_asset):
+    manifest = make_manifest()
+    hero = make_asset(manifest)
+    services.manifest_soft_delete(manifest=manifest)
+    url = reverse("admin:manifests_asset_change", args=[hero.pk])
+
+    page = admin_client.get(url)
+    edit = admin_client.post(url, asset_fields(hero, name="Changed"))
+
+    assert page.status_code == 200
+    assert not page.context["has_change_permission"]
+    assert edit.status_code == 403
+    assert Asset.all_objects.get(pk=hero.pk).name == "Hero"

@@ -3,6 +3,7 @@ inline (formset POSTs), actions, soft delete and restore."""
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -555,3 +556,21 @@ def test_pages_of_an_unknown_manifest_are_404(admin_client, view):
     response = admin_client.post(url) if view == "restore" else admin_client.get(url)
 
     assert response.status_code == 404
+
+
+def test_a_viewer_cannot_duplicate_delete_or_restore(client, make_manifest):
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_manifest"))
+    client.force_login(viewer)
+    live, gone = make_manifest("Live"), make_manifest("Gone")
+    services.manifest_soft_delete(manifest=gone)
+
+    offered = client.get(CHANGELIST, {"deleted": "all"}).context["action_form"]
+    duplicate = client.post(reverse("admin:manifests_manifest_duplicate", args=[live.pk]))
+    restore = client.post(reverse("admin:manifests_manifest_restore", args=[gone.pk]))
+    action(client, "soft_delete_selected", [live], post="yes")
+
+    assert offered is None or len(offered.fields["action"].choices) == 1
+    assert (duplicate.status_code, restore.status_code) == (403, 403)
+    assert Manifest.objects.filter(pk=live.pk).exists()
+    assert Manifest.deleted_objects.filter(pk=gone.pk).exists()

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from manifests import services
@@ -119,6 +120,26 @@ class AssetAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
         if obj is not None:
             fieldsets.append(("Dates", {"fields": ["created_at", "updated_at"]}))
         return fieldsets
+
+    def get_object(self, request, object_id, from_field=None):
+        """Any asset, even of a deleted manifest (the list hides those), so that the links
+        on a deleted manifest's page open its assets, read-only."""
+        field = Asset._meta.pk if from_field is None else Asset._meta.get_field(from_field)
+        try:
+            value = field.to_python(object_id)
+            return Asset.all_objects.select_related("manifest").get(**{field.name: value})
+        except (Asset.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.manifest.is_deleted:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.manifest.is_deleted:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -83,7 +83,7 @@ class TagFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         counts: Counter[str] = Counter()
-        for tags in Manifest.all_objects.values_list("tags", flat=True).iterator():
+        for tags in Manifest.all_objects.order_by().values_list("tags", flat=True).iterator():
             counts.update(tags or [])
         common = sorted(counts.most_common(self.MOST_COMMON), key=lambda item: item[0].lower())
         labels = [label for label, _ in common]
