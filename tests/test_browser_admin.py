@@ -77,6 +77,9 @@ def page(browser, live_server, transactional_db):
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("text=Curation")
+    # The admin's own stylesheets are served: the screenshots show the real thing.
+    header = page.eval_on_selector("#header", "el => getComputedStyle(el).backgroundColor")
+    assert header not in ("", "rgba(0, 0, 0, 0)")
     yield page
     page.close()
     assert errors == [], "JavaScript errors in the admin pages"
