@@ -165,6 +165,17 @@ def _open(file: IO[bytes]) -> Image.Image:
         return Image.open(file)
 
 
+def decode_reduced(file: IO[bytes], side: int) -> Image.Image:
+    """The image upright (EXIF orientation applied) in RGB or RGBA, decoded no larger than
+    needed for a `side`-pixel rendition: JPEGs at 1/2, 1/4 or 1/8 scale (draft mode)."""
+    with _open(file) as image:
+        # Draft keeps both sides >= `side`, so any EXIF rotation still fits afterwards.
+        image.draft(None, (side, side))
+        ImageOps.exif_transpose(image, in_place=True)
+        decoded = normalize_mode(image)
+        return image.copy() if decoded is image else decoded
+
+
 def render_thumbnail(
     file: IO[bytes], *, max_side: int | None = None, fmt: str | None = None
 ) -> RenderedImage:
@@ -181,13 +192,7 @@ def render_thumbnail(
         )
     pillow_format, extension, options = THUMBNAIL_FORMATS[fmt]
     try:
-        with _open(file) as image:
-            # Draft keeps both sides >= max_side, so any EXIF rotation still fits afterwards.
-            image.draft(None, (max_side, max_side))
-            ImageOps.exif_transpose(image, in_place=True)
-            thumbnail = normalize_mode(image)
-            if thumbnail is image:
-                thumbnail = image.copy()
+        thumbnail = decode_reduced(file, max_side)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(f"The image could not be decoded for its thumbnail ({exc}).") from None
     thumbnail.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
@@ -318,12 +323,8 @@ def _paste_tile_image(sheet: Image.Image, tile: SheetTile, box: tuple[int, int, 
     left, top, right, bottom = box
     side = min(right - left, bottom - top)
     try:
-        with tile.open() as file, _open(file) as image:
-            image.draft(None, (side, side))
-            ImageOps.exif_transpose(image, in_place=True)
-            picture = normalize_mode(image)
-            if picture is image:
-                picture = image.copy()
+        with tile.open() as file:
+            picture = decode_reduced(file, side)
     except (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError):
         # A missing or unreadable file must not cost the whole sheet: mark the cell instead.
         draw = ImageDraw.Draw(sheet)
