@@ -224,7 +224,7 @@ class SheetLayout:
     most MAX_COLUMNS wide, filled row by row in sort order.
     """
 
-    MAX_COLUMNS = 10
+    MAX_COLUMNS = 15
     MIN_WIDTH = 720
     MARGIN = 24
     GUTTER = 16
