@@ -63,6 +63,17 @@ def _sha256(file: IO[bytes]) -> str:
 
 def inspect_image(file: IO[bytes]) -> ImageInfo:
     """Decode `file` with Pillow and describe it, or raise InvalidImage saying why."""
+    return _inspect(file)[0]
+
+
+def inspect_and_thumbnail(file: IO[bytes]) -> tuple[ImageInfo, "RenderedImage"]:
+    """`inspect_image` and `render_thumbnail` from one decode of the file (uploads)."""
+    info, decoded = _inspect(file)
+    return info, _encode_thumbnail(decoded)
+
+
+def _inspect(file: IO[bytes]) -> tuple[ImageInfo, Image.Image]:
+    """Check `file` and decode it for real, at the reduced scale a thumbnail needs."""
     accepted = ", ".join(ACCEPTED_FORMATS)
     max_pixels = settings.VIDPIPE_MAX_IMAGE_PIXELS
     file.seek(0)
@@ -90,13 +101,9 @@ def inspect_image(file: IO[bytes]) -> ImageInfo:
                     )
                 image.verify()
             # verify() leaves the image unusable: decode it for real from a fresh open,
-            # which catches truncated data that verify() alone does not.
-            file.seek(0)
-            with Image.open(file) as image:
-                if image.format == "JPEG":
-                    # Decode at reduced scale: still reads every byte, far less memory.
-                    image.draft("RGB", (1024, 1024))
-                image.load()
+            # which catches truncated data that verify() alone does not. A JPEG is decoded
+            # at reduced scale: every byte is still read, with a fraction of the memory.
+            decoded = decode_reduced(file, settings.VIDPIPE_THUMBNAIL_MAX_SIDE)
     except InvalidImage:
         raise
     except Image.DecompressionBombError:
@@ -108,7 +115,8 @@ def inspect_image(file: IO[bytes]) -> ImageInfo:
         raise InvalidImage(f"The file is not an image we can read; accepted: {accepted}.") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(f"The image is damaged or truncated ({exc}).") from None
-    return ImageInfo(format=fmt, width=width, height=height, frames=frames, sha256=_sha256(file))
+    info = ImageInfo(format=fmt, width=width, height=height, frames=frames, sha256=_sha256(file))
+    return info, decoded
 
 
 def safe_image_name(client_name: str | None, info: ImageInfo) -> str:
@@ -185,16 +193,24 @@ def render_thumbnail(
     size; other formats are reduced with `Image.reduce` before the final resampling.
     """
     max_side = max_side or settings.VIDPIPE_THUMBNAIL_MAX_SIDE
+    try:
+        decoded = decode_reduced(file, max_side)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage(f"The image could not be decoded for its thumbnail ({exc}).") from None
+    return _encode_thumbnail(decoded, max_side=max_side, fmt=fmt)
+
+
+def _encode_thumbnail(
+    thumbnail: Image.Image, *, max_side: int | None = None, fmt: str | None = None
+) -> RenderedImage:
+    """Shrink a decoded image (in place) to `max_side` and encode it as a thumbnail."""
+    max_side = max_side or settings.VIDPIPE_THUMBNAIL_MAX_SIDE
     fmt = (fmt or settings.VIDPIPE_THUMBNAIL_FORMAT).upper()
     if fmt not in THUMBNAIL_FORMATS:
         raise ImproperlyConfigured(
             f"VIDPIPE_THUMBNAIL_FORMAT must be one of {', '.join(THUMBNAIL_FORMATS)}, not {fmt!r}."
         )
     pillow_format, extension, options = THUMBNAIL_FORMATS[fmt]
-    try:
-        thumbnail = decode_reduced(file, max_side)
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidImage(f"The image could not be decoded for its thumbnail ({exc}).") from None
     thumbnail.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
     if pillow_format == "JPEG":
         thumbnail = _flatten(thumbnail, (255, 255, 255))

@@ -24,9 +24,8 @@ from manifests.exceptions import UploadTooLarge
 from manifests.files import copy_file, delete_files, delete_files_on_commit
 from manifests.images import (
     SheetTile,
-    inspect_image,
+    inspect_and_thumbnail,
     render_contact_sheet,
-    render_thumbnail,
     safe_image_name,
 )
 from manifests.models import Asset, Manifest, Project, manifest_media_path
@@ -372,8 +371,7 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
     size = getattr(file, "size", None)
     if size is not None and size > limit:
         raise UploadTooLarge(size, limit)
-    info = inspect_image(file)
-    thumbnail = render_thumbnail(file)
+    info, thumbnail = inspect_and_thumbnail(file)
     stored: list[str] = []
     try:
         with transaction.atomic():
