@@ -6,13 +6,12 @@ STAMP := $(VENV)/.requirements-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint migrate superuser clean
+.PHONY: install run test lint migrate superuser clean fuzz
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.txt | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
@@ -40,3 +39,7 @@ superuser: migrate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# A longer schema-fuzzing pass than the one CI runs (examples per operation).
+fuzz: install
+	VIDPIPE_FUZZ_EXAMPLES=$${VIDPIPE_FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/test_fuzz.py -q

@@ -154,16 +154,29 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["manifests.permissions.IsStaffOrReadOnly"],
+    # JSON bodies only; the upload action alone takes multipart (see manifests.views).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "manifests.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "manifests.throttling.AnonymousThrottle",
+        "manifests.throttling.UserThrottle",
     ],
     "DEFAULT_PAGINATION_CLASS": "manifests.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "manifests.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "manifests.api_errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# Rates as "<count>/<second|minute|hour|day>"; an empty value switches that limit off.
+# Counters live in the default cache: use a shared cache (e.g. Redis) with several workers.
+VIDPIPE_THROTTLE_RATES = {
+    "anon": os.environ.get("VIDPIPE_THROTTLE_ANON", "60/minute") or None,
+    "user": os.environ.get("VIDPIPE_THROTTLE_USER", "1200/minute") or None,
 }
 
 SPECTACULAR_SETTINGS = {
