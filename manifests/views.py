@@ -106,7 +106,7 @@ class ManifestViewSet(viewsets.ModelViewSet):
             "the previous sheet is removed. 400 when no asset has an image."
         ),
         request=None,
-        responses={200: ManifestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+        responses={200: ManifestDetailSerializer},
     )
     @action(detail=True, methods=["post"], url_path="contact-sheet")
     def contact_sheet(self, request, pk=None):
