@@ -12,6 +12,12 @@ from manifests import services
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Test users need no brute-force resistance; the default hasher dominates run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     """Rate-limit counters live in the cache; each test starts with none."""
     cache.clear()

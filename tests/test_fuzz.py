@@ -11,7 +11,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.checks import ignored_auth, negative_data_rejection, positive_data_acceptance
 
 from manifests import services
 from vidpipe.wsgi import application
@@ -43,3 +43,34 @@ def fuzz_world(api, staff_user, settings, make_manifest, make_asset):
 )
 def test_api_conforms_to_its_schema(case, fuzz_world):
     case.call_and_validate(headers={"Authorization": fuzz_world}, excluded_checks=LENIENT_BY_DESIGN)
+
+
+class StaffWorkflow(schema.as_state_machine()):
+    """Chains operations through the schema's links: create, then act on what was created."""
+
+    authorization = ""
+
+    def get_call_kwargs(self, case):
+        return {"headers": {"Authorization": self.authorization}}
+
+    def validate_response(self, response, case, additional_checks=None, **kwargs):
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            # Every call carries our staff token, so "invalid auth" probes can't be invalid;
+            # rights are pinned by tests/test_rights.py instead.
+            excluded_checks=[*LENIENT_BY_DESIGN, ignored_auth],
+            transport_kwargs=kwargs,
+        )
+
+
+def test_stateful_workflows_conform_to_the_schema(fuzz_world):
+    StaffWorkflow.authorization = fuzz_world
+    StaffWorkflow.run(
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
