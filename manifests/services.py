@@ -27,6 +27,7 @@ from manifests.images import (
     SheetTile,
     inspect_and_thumbnail,
     render_contact_sheet,
+    render_thumbnail,
     safe_image_name,
 )
 from manifests.models import Asset, Manifest, Project, manifest_media_path
@@ -101,6 +102,18 @@ def _first_asset_thumbnail(manifest_id: Any) -> Coalesce:
         .values("thumbnail")[:1]
     )
     return Coalesce(Subquery(first), Value(""))
+
+
+def _thumbnail_name(asset: Asset, sha256: str, extension: str) -> str:
+    """`<asset_id>_<hash>.<ext>`: a new name for each image, so caches never go stale."""
+    return f"{asset.id}_{sha256[:16]}.{extension}"
+
+
+def _refresh_manifest_thumbnail(manifest_id: Any) -> None:
+    """Point the manifest's thumbnail at its first asset's, when nothing else changed."""
+    Manifest.all_objects.filter(pk=manifest_id).update(
+        thumbnail=_first_asset_thumbnail(manifest_id)
+    )
 
 
 def _record_manifest_change(manifest_id: Any, *, asset_delta: int = 0, **fields: Any) -> None:
@@ -288,9 +301,7 @@ def manifest_duplicate(
                 if on_asset_copied is not None:
                     on_asset_copied(clone)
             Asset.all_objects.bulk_create(copies)
-            Manifest.all_objects.filter(pk=copy.pk).update(
-                thumbnail=_first_asset_thumbnail(copy.pk)
-            )
+            _refresh_manifest_thumbnail(copy.pk)
             copy.refresh_from_db(fields=["thumbnail"])
     except BaseException:
         delete_files(copied)
@@ -395,7 +406,7 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
             current.reference_image.save(name, file, save=False)
             stored.append(current.reference_image.name)
             current.thumbnail.save(
-                f"{current.id}_{info.sha256[:16]}.{thumbnail.extension}",
+                _thumbnail_name(current, info.sha256, thumbnail.extension),
                 ContentFile(thumbnail.content),
                 save=False,
             )
@@ -417,6 +428,38 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
             )
             _record_manifest_change(locked.pk)
             delete_files_on_commit(n for n in replaced if n and n not in stored)
+    except BaseException:
+        delete_files(stored)
+        raise
+    return current
+
+
+def asset_render_thumbnail(*, asset: Asset) -> Asset:
+    """Make the asset's thumbnail again from its stored image (e.g. for images uploaded
+    before thumbnails existed, or after the thumbnail settings changed)."""
+    source = Asset.all_objects.get(pk=asset.pk).reference_image
+    if not source:
+        raise ValidationError("The asset has no image to make a thumbnail from.")
+    with source.storage.open(source.name, "rb") as file:
+        rendered = render_thumbnail(file)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = _lock_manifest(asset.manifest_id)
+            current = Asset.all_objects.get(pk=asset.pk)
+            if current.reference_image.name != source.name:
+                return current  # a new image arrived meanwhile, with its own thumbnail
+            previous = current.thumbnail.name
+            current.thumbnail.save(
+                _thumbnail_name(current, current.image_sha256 or "thumbnail", rendered.extension),
+                ContentFile(rendered.content),
+                save=False,
+            )
+            stored.append(current.thumbnail.name)
+            # Derived from unchanged content: no new version for the asset or its manifest.
+            Asset.all_objects.filter(pk=current.pk).update(thumbnail=current.thumbnail.name)
+            _refresh_manifest_thumbnail(locked.pk)
+            delete_files_on_commit([previous])
     except BaseException:
         delete_files(stored)
         raise

@@ -3,6 +3,7 @@
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
 from PIL import Image
 
 from manifests import services
@@ -154,3 +155,27 @@ def test_keeping_the_manifest_thumbnail_current_costs_no_extra_query(
     manifest_updates = [q["sql"] for q in captured if q["sql"].startswith('UPDATE "manifests_m')]
     assert len(manifest_updates) == 1 and '"thumbnail" = COALESCE' in manifest_updates[0]
     assert thumbnail_name(manifest) == second.thumbnail.name
+
+
+def test_render_thumbnail_again_for_an_image_stored_without_one(
+    make_manifest, make_asset, media_root, settings, django_capture_on_commit_callbacks
+):
+    manifest = make_manifest()
+    asset = attach(make_asset(manifest), "red")
+    old = asset.thumbnail.name
+    settings.VIDPIPE_THUMBNAIL_FORMAT = "JPEG"
+    version = Manifest.objects.get(pk=manifest.pk).version
+
+    with django_capture_on_commit_callbacks(execute=True):
+        asset = services.asset_render_thumbnail(asset=asset)
+
+    assert asset.thumbnail.name.endswith(".jpg") and asset.thumbnail.name != old
+    assert stored_files(media_root) == sorted([asset.reference_image.name, asset.thumbnail.name])
+    assert thumbnail_name(manifest) == asset.thumbnail.name
+    assert Manifest.objects.get(pk=manifest.pk).version == version  # derived, not content
+
+
+def test_render_thumbnail_needs_an_image(make_manifest, make_asset, media_root):
+    with pytest.raises(ValidationError, match="no image"):
+        services.asset_render_thumbnail(asset=make_asset(make_manifest()))
+    assert stored_files(media_root) == []

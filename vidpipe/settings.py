@@ -143,6 +143,8 @@ VIDPIPE_MAX_IMAGE_FRAMES = env_int("VIDPIPE_MAX_IMAGE_FRAMES", 300)
 # Asset thumbnails: longest side in pixels, and WEBP (keeps transparency) or JPEG.
 VIDPIPE_THUMBNAIL_MAX_SIDE = env_int("VIDPIPE_THUMBNAIL_MAX_SIDE", 256)
 VIDPIPE_THUMBNAIL_FORMAT = os.environ.get("VIDPIPE_THUMBNAIL_FORMAT", "WEBP").upper()
+if VIDPIPE_THUMBNAIL_FORMAT not in {"WEBP", "JPEG"}:
+    raise ImproperlyConfigured("VIDPIPE_THUMBNAIL_FORMAT must be WEBP or JPEG.")
 # A TrueType font file for contact-sheet labels; empty: the font that ships with Pillow.
 VIDPIPE_CONTACT_SHEET_FONT = os.environ.get("VIDPIPE_CONTACT_SHEET_FONT", "")
 # Multipart uploads stop as soon as one file passes VIDPIPE_MAX_UPLOAD_BYTES, whatever the
