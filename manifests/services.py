@@ -10,17 +10,26 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from manifests.exceptions import UploadTooLarge
 from manifests.files import copy_file, delete_files, delete_files_on_commit
-from manifests.images import inspect_image, safe_image_name
+from manifests.images import (
+    SheetTile,
+    inspect_and_thumbnail,
+    render_contact_sheet,
+    render_thumbnail,
+    safe_image_name,
+)
 from manifests.models import Asset, Manifest, Project, manifest_media_path
 from manifests.tagging import allocate_tag
 
@@ -79,12 +88,45 @@ def _lock_manifest(manifest_id: Any) -> Manifest:
     return Manifest.objects.select_for_update().get(pk=manifest_id)
 
 
+def _first_asset_thumbnail(manifest_id: Any) -> Coalesce:
+    """SQL for the manifest's own thumbnail: that of its first asset, in display order,
+    that has one ("" when none has).
+
+    The manifest's `thumbnail` names that asset's file rather than a copy of it; the file
+    belongs to the asset and is removed with it, never through the manifest.
+    """
+    first = (
+        Asset.all_objects.filter(manifest_id=manifest_id)
+        .exclude(thumbnail="")
+        .ordered()
+        .values("thumbnail")[:1]
+    )
+    return Coalesce(Subquery(first), Value(""))
+
+
+def _thumbnail_name(asset: Asset, sha256: str, extension: str) -> str:
+    """`<asset_id>_<hash>.<ext>`: a new name for each image, so caches never go stale."""
+    return f"{asset.id}_{sha256[:16]}.{extension}"
+
+
+def _refresh_manifest_thumbnail(manifest_id: Any) -> None:
+    """Point the manifest's thumbnail at its first asset's, when nothing else changed."""
+    Manifest.all_objects.filter(pk=manifest_id).update(
+        thumbnail=_first_asset_thumbnail(manifest_id)
+    )
+
+
 def _record_manifest_change(manifest_id: Any, *, asset_delta: int = 0, **fields: Any) -> None:
-    """Bump the version (and the asset count) of a manifest whose content changed."""
+    """Bump the version (and the asset count) of a manifest whose content changed.
+
+    Every change to a manifest's assets ends here, so this is also where the manifest's
+    thumbnail follows its first asset (within the same UPDATE: no extra query).
+    """
     Manifest.all_objects.filter(pk=manifest_id).update(
         version=F("version") + 1,
         asset_count=F("asset_count") + asset_delta,
         updated_at=timezone.now(),
+        thumbnail=_first_asset_thumbnail(manifest_id),
         **fields,
     )
 
@@ -219,9 +261,10 @@ def manifest_duplicate(
                 tag_sequences=dict(source.tag_sequences),
             )
             _validate(copy)
-            for field, folder in (("thumbnail", "thumbnails"), ("contact_sheet", "contact_sheets")):
-                stored = getattr(source, field).name
-                setattr(copy, field, copy_into(copy.id, folder, stored, os.path.basename(stored)))
+            stored = source.contact_sheet.name
+            copy.contact_sheet = copy_into(
+                copy.id, "contact_sheets", stored, os.path.basename(stored)
+            )
             copy.save(force_insert=True)
             # Equal sort_orders are ordered by created_at: space the copies out to keep order.
             now = timezone.now()
@@ -252,12 +295,14 @@ def manifest_duplicate(
                     copy.id,
                     "thumbnails",
                     asset.thumbnail.name,
-                    _stored_basename(asset.thumbnail.name, asset.id),
+                    f"{clone.id}_{_stored_basename(asset.thumbnail.name, asset.id)}",
                 )
                 copies.append(clone)
                 if on_asset_copied is not None:
                     on_asset_copied(clone)
             Asset.all_objects.bulk_create(copies)
+            _refresh_manifest_thumbnail(copy.pk)
+            copy.refresh_from_db(fields=["thumbnail"])
     except BaseException:
         delete_files(copied)
         raise
@@ -341,14 +386,15 @@ def asset_delete(*, asset: Asset) -> None:
 def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = None) -> Asset:
     """Store an uploaded image as the asset's reference image, replacing any older one.
 
-    Raises UploadTooLarge or InvalidImage before anything is written; a failure after the
-    write removes the new file, and the old one is removed only once the change commits.
+    Its thumbnail is rendered from it at the same time. Raises UploadTooLarge or
+    InvalidImage before anything is written; a failure after the write removes the new
+    files, and the old ones are removed only once the change commits.
     """
     limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
     size = getattr(file, "size", None)
     if size is not None and size > limit:
         raise UploadTooLarge(size, limit)
-    info = inspect_image(file)
+    info, thumbnail = inspect_and_thumbnail(file)
     stored: list[str] = []
     try:
         with transaction.atomic():
@@ -359,7 +405,12 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
             name = safe_image_name(filename or getattr(file, "name", None), info)
             current.reference_image.save(name, file, save=False)
             stored.append(current.reference_image.name)
-            current.thumbnail = ""
+            current.thumbnail.save(
+                _thumbnail_name(current, info.sha256, thumbnail.extension),
+                ContentFile(thumbnail.content),
+                save=False,
+            )
+            stored.append(current.thumbnail.name)
             current.image_format = info.format
             current.image_width = info.width
             current.image_height = info.height
@@ -381,6 +432,92 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
         delete_files(stored)
         raise
     return current
+
+
+def asset_render_thumbnail(*, asset: Asset) -> Asset:
+    """Make the asset's thumbnail again from its stored image (e.g. for images uploaded
+    before thumbnails existed, or after the thumbnail settings changed)."""
+    source = Asset.all_objects.get(pk=asset.pk).reference_image
+    if not source:
+        raise ValidationError("The asset has no image to make a thumbnail from.")
+    with source.storage.open(source.name, "rb") as file:
+        rendered = render_thumbnail(file)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = _lock_manifest(asset.manifest_id)
+            current = Asset.all_objects.get(pk=asset.pk)
+            if current.reference_image.name != source.name:
+                return current  # a new image arrived meanwhile, with its own thumbnail
+            previous = current.thumbnail.name
+            current.thumbnail.save(
+                _thumbnail_name(current, current.image_sha256 or "thumbnail", rendered.extension),
+                ContentFile(rendered.content),
+                save=False,
+            )
+            stored.append(current.thumbnail.name)
+            # Derived from unchanged content: no new version for the asset or its manifest.
+            Asset.all_objects.filter(pk=current.pk).update(thumbnail=current.thumbnail.name)
+            _refresh_manifest_thumbnail(locked.pk)
+            delete_files_on_commit([previous])
+    except BaseException:
+        delete_files(stored)
+        raise
+    return current
+
+
+# --- contact sheets --------------------------------------------------------------------------
+
+
+def manifest_render_contact_sheet(*, manifest: Manifest) -> Manifest:
+    """Render one image of every asset that has an image and make it the manifest's sheet.
+
+    The manifest stays locked while the sheet is rendered, so the sheet always matches the
+    assets it was made from; the previous sheet is removed once the new one is committed.
+    Raises ValidationError when no asset has an image.
+    """
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = _lock_manifest(manifest.pk)
+            assets = list(
+                Asset.all_objects.filter(manifest=locked).exclude(reference_image="").ordered()
+            )
+            if not assets:
+                raise ValidationError(
+                    "The manifest has no asset with an image; upload one before rendering "
+                    "a contact sheet."
+                )
+            tiles = [
+                SheetTile(
+                    tag=asset.manifest_tag,
+                    name=asset.name,
+                    open=partial(
+                        asset.reference_image.storage.open,
+                        asset.thumbnail.name or asset.reference_image.name,
+                        "rb",
+                    ),
+                )
+                for asset in assets
+            ]
+            sheet = render_contact_sheet(title=locked.name, tiles=tiles)
+            previous = locked.contact_sheet.name
+            stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
+            locked.contact_sheet.save(
+                f"contact_sheet_v{locked.version}_{stamp}.{sheet.extension}",
+                ContentFile(sheet.content),
+                save=False,
+            )
+            stored.append(locked.contact_sheet.name)
+            # A derived file, not a change of content: neither version nor updated_at move.
+            Manifest.all_objects.filter(pk=locked.pk).update(
+                contact_sheet=locked.contact_sheet.name
+            )
+            delete_files_on_commit([previous])
+    except BaseException:
+        delete_files(stored)
+        raise
+    return locked
 
 
 # --- projects --------------------------------------------------------------------------------

@@ -99,6 +99,21 @@ class ManifestViewSet(viewsets.ModelViewSet):
         return self._detail_response(copy, status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="Render the manifest's contact sheet",
+        description=(
+            "One PNG of every asset that has an image, in sort order, each labelled with its "
+            "tag and name under the manifest's name. `contact_sheet_url` then points to it; "
+            "the previous sheet is removed. 400 when no asset has an image."
+        ),
+        request=None,
+        responses={200: ManifestDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="contact-sheet")
+    def contact_sheet(self, request, pk=None):
+        manifest = services.manifest_render_contact_sheet(manifest=self.get_object())
+        return self._detail_response(manifest)
+
+    @extend_schema(
         summary="Restore a soft-deleted manifest",
         request=None,
         responses={200: ManifestDetailSerializer},

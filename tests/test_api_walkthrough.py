@@ -37,7 +37,9 @@ def test_seed_walkthrough(api, media_root):
     url = uploaded.json()["reference_image_url"]
     expected = f"manifests/{mid}/uploads/{hero_id}_hero.png"
     assert url == f"http://testserver/media/{expected}"
-    assert stored_files(media_root) == [expected]
+    thumbnail = f"manifests/{mid}/thumbnails/{hero_id}_"
+    assert [f for f in stored_files(media_root) if not f.startswith(thumbnail)] == [expected]
+    assert uploaded.json()["thumbnail_url"].startswith(f"http://testserver/media/{thumbnail}")
     assert api.get(url).status_code == 200  # served in development
 
     assert api.delete(f"/api/manifests/{mid}").status_code == 204

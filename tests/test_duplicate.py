@@ -43,12 +43,12 @@ def test_copy_keeps_its_files_when_the_original_files_are_removed(
     asset = services.asset_attach_image(asset=make_asset(source), file=image_upload())
     copy = services.manifest_duplicate(manifest=source)
 
-    delete_files([asset.reference_image.name])
+    delete_files([asset.reference_image.name, asset.thumbnail.name])
     Manifest.all_objects.filter(pk=source.pk).hard_delete()
 
     copied = Asset.objects.get(manifest=copy)
     assert copied.reference_image.storage.exists(copied.reference_image.name)
-    assert stored_files(media_root) == [copied.reference_image.name]
+    assert stored_files(media_root) == sorted([copied.reference_image.name, copied.thumbnail.name])
 
 
 def test_copy_continues_the_tag_numbering(make_manifest, make_asset):

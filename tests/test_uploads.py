@@ -16,6 +16,11 @@ def upload(api, asset, file):
     return api.post(f"/api/assets/{asset.pk}/upload", {"file": file}, format="multipart")
 
 
+def originals(media_root) -> list[str]:
+    """Stored reference images (each also has a thumbnail: see test_thumbnails.py)."""
+    return [name for name in stored_files(media_root) if "/uploads/" in name]
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
 def test_each_accepted_format_is_stored_with_its_metadata(api, asset, media_root, fmt):
     data = image_bytes(fmt, size=(12, 7))
@@ -44,9 +49,8 @@ def test_replacing_an_image_removes_the_old_file(api, asset, media_root):
 
     upload(api, asset, image_upload("second.png", color="blue"))
 
-    assert stored_files(media_root) == [
-        f"manifests/{asset.manifest_id}/uploads/{asset.pk}_second.png"
-    ]
+    assert originals(media_root) == [f"manifests/{asset.manifest_id}/uploads/{asset.pk}_second.png"]
+    assert len(stored_files(media_root)) == 2  # and its one thumbnail
 
 
 @pytest.mark.django_db(transaction=True)  # files go only once the change commits
@@ -72,9 +76,7 @@ def test_stored_names_are_sanitised(api, asset, media_root, name, stored):
     response = upload(api, asset, SimpleUploadedFile(name, image_bytes("PNG")))
 
     assert response.status_code == 200, response.data
-    assert stored_files(media_root) == [
-        f"manifests/{asset.manifest_id}/uploads/{asset.pk}_{stored}"
-    ]
+    assert originals(media_root) == [f"manifests/{asset.manifest_id}/uploads/{asset.pk}_{stored}"]
 
 
 @pytest.mark.parametrize("filename", ["..", ".", "", "/", "a/.."])

@@ -140,6 +140,20 @@ VIDPIPE_MAX_UPLOAD_BYTES = env_int("VIDPIPE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 VIDPIPE_MAX_IMAGE_PIXELS = env_int("VIDPIPE_MAX_IMAGE_PIXELS", 50_000_000)
 # Most frames accepted in an animated GIF or WebP.
 VIDPIPE_MAX_IMAGE_FRAMES = env_int("VIDPIPE_MAX_IMAGE_FRAMES", 300)
+# Asset thumbnails: longest side in pixels, and WEBP (keeps transparency) or JPEG.
+VIDPIPE_THUMBNAIL_MAX_SIDE = env_int("VIDPIPE_THUMBNAIL_MAX_SIDE", 256)
+VIDPIPE_THUMBNAIL_FORMAT = os.environ.get("VIDPIPE_THUMBNAIL_FORMAT", "WEBP").upper()
+if VIDPIPE_THUMBNAIL_FORMAT not in {"WEBP", "JPEG"}:
+    raise ImproperlyConfigured("VIDPIPE_THUMBNAIL_FORMAT must be WEBP or JPEG.")
+# A TrueType font file for contact-sheet labels; empty: the font that ships with Pillow.
+VIDPIPE_CONTACT_SHEET_FONT = os.environ.get("VIDPIPE_CONTACT_SHEET_FONT", "")
+# Multipart uploads stop as soon as one file passes VIDPIPE_MAX_UPLOAD_BYTES, whatever the
+# request's Content-Length said; then the small-in-memory / large-on-disk handlers.
+FILE_UPLOAD_HANDLERS = [
+    "manifests.upload_handlers.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Uploads bigger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 FILE_UPLOAD_PERMISSIONS = 0o644

@@ -1,0 +1,34 @@
+"""Multipart upload handling that refuses an oversized file while it is still arriving.
+
+The API also checks Content-Length before reading a body, but that header may be absent,
+wrong, or the body may be parsed before the view runs (session authentication reads the
+form for its CSRF check). This handler sits first in FILE_UPLOAD_HANDLERS and stops the
+parse as soon as one file passes VIDPIPE_MAX_UPLOAD_BYTES, so at most that many bytes of a
+file are ever read, in memory or on disk.
+"""
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.files.uploadhandler import FileUploadHandler
+
+
+class UploadSizeLimitHandler(FileUploadHandler):
+    """Raise RequestDataTooBig (413 in the API, 400 elsewhere) once a file is too large."""
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
+        if start + len(raw_data) > limit:
+            self._discard_partial_files()
+            raise RequestDataTooBig(f"An uploaded file is larger than the limit of {limit} bytes.")
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handlers build the file
+
+    def _discard_partial_files(self) -> None:
+        # The parser only closes files it has finished; the one in progress (a temporary
+        # file for large uploads) would otherwise live until garbage collection.
+        for handler in self.request.upload_handlers if self.request else ():
+            partial = getattr(handler, "file", None)
+            if partial is not None and handler is not self:
+                partial.close()
