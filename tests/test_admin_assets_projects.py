@@ -46,13 +46,13 @@ def results(response) -> list:
 def test_asset_list_shows_preview_tag_type_and_manifest(admin_client, make_manifest, make_asset):
     manifest = make_manifest("Heroes")
     hero = make_asset(manifest, "Hero")
-    services.asset_attach_image(asset=hero, file=image_upload("hero.png"))
+    hero = services.asset_attach_image(asset=hero, file=image_upload("hero.png"))
 
     response = admin_client.get(ASSETS)
 
     page = response.content.decode()
     assert results(response) == [hero]
-    assert f"/media/manifests/{manifest.pk}/uploads/{hero.pk}_hero.png" in page
+    assert f"/media/{hero.thumbnail.name}" in page
     for text in ["CHAR_01", "Character", "Heroes"]:
         assert text in page
 
@@ -111,9 +111,9 @@ def test_add_asset_allocates_its_tag_and_counts_it(admin_client, make_manifest, 
     assert (sidekick.manifest_tag, sidekick.sort_order) == ("CHAR_02", 1)
     manifest.refresh_from_db()
     assert manifest.asset_count == 2
-    assert stored_files(media_root) == [
-        f"manifests/{manifest.pk}/uploads/{sidekick.pk}_sidekick.png"
-    ]
+    assert stored_files(media_root) == sorted(
+        [f"manifests/{manifest.pk}/uploads/{sidekick.pk}_sidekick.png", sidekick.thumbnail.name]
+    )
 
 
 def test_change_asset_type_renumbers_and_keeps_its_manifest(

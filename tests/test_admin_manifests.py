@@ -2,6 +2,7 @@
 inline (formset POSTs), actions, soft delete and restore."""
 
 import pytest
+from django.contrib.admin import helpers
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -153,14 +154,15 @@ def test_changelist_searches_name_description_and_tags(admin_client, make_manife
     assert found("woodland") == ["Forests"]
 
 
-def test_changelist_previews_the_first_asset_image(admin_client, make_manifest, make_asset):
+def test_changelist_previews_the_first_asset_thumbnail(admin_client, make_manifest, make_asset):
     manifest = make_manifest()
     asset = make_asset(manifest)
-    services.asset_attach_image(asset=asset, file=image_upload("hero.png"))
+    asset = services.asset_attach_image(asset=asset, file=image_upload("hero.png"))
 
     page = admin_client.get(CHANGELIST).content.decode()
 
-    assert f'src="/media/manifests/{manifest.pk}/uploads/{asset.pk}_hero.png"' in page
+    assert asset.thumbnail.name.startswith(f"manifests/{manifest.pk}/thumbnails/{asset.pk}_")
+    assert f'src="/media/{asset.thumbnail.name}"' in page
 
 
 def test_changelist_costs_constant_queries(admin_client, make_manifest, make_asset):
@@ -213,7 +215,10 @@ def test_add_manifest_with_two_assets_through_the_inline(admin_client, media_roo
     assert [hero.sort_order, sidekick.sort_order] == [0, 1]
     assert sidekick.user_tags == ["small", "loyal"]
     assert hero.image_format == "PNG"
-    assert stored_files(media_root) == [f"manifests/{manifest.pk}/uploads/{hero.pk}_hero.png"]
+    assert stored_files(media_root) == sorted(
+        [f"manifests/{manifest.pk}/uploads/{hero.pk}_hero.png", hero.thumbnail.name]
+    )
+    assert hero.thumbnail.name.startswith(f"manifests/{manifest.pk}/thumbnails/")
     assert response.url == CHANGELIST
 
 
@@ -223,7 +228,7 @@ def test_change_form_shows_previews_tags_and_grouped_fields(
     manifest = make_manifest()
     hero = make_asset(manifest, "Hero")
     make_asset(manifest, "Sidekick")
-    services.asset_attach_image(asset=hero, file=image_upload("hero.png"))
+    hero = services.asset_attach_image(asset=hero, file=image_upload("hero.png"))
 
     response = admin_client.get(change_url(manifest))
 
@@ -233,7 +238,7 @@ def test_change_form_shows_previews_tags_and_grouped_fields(
         assert f">{legend}</h2>" in page
     assert "CHAR_01" in page
     assert "CHAR_02" in page
-    assert f"/media/manifests/{manifest.pk}/uploads/{hero.pk}_hero.png" in page
+    assert f"/media/{hero.thumbnail.name}" in page
     form = response.context["adminform"].form
     for derived in ["asset_count", "version", "times_used", "parent_manifest", "created_at"]:
         assert derived not in form.fields
@@ -321,7 +326,9 @@ def test_inline_upload_replaces_the_image(
     assert_saved(response)
     hero.refresh_from_db()
     assert hero.image_format == "JPEG"
-    assert stored_files(media_root) == [f"manifests/{manifest.pk}/uploads/{hero.pk}_new.jpg"]
+    assert stored_files(media_root) == sorted(
+        [f"manifests/{manifest.pk}/uploads/{hero.pk}_new.jpg", hero.thumbnail.name]
+    )
 
 
 def test_inline_refuses_a_file_that_is_not_an_image(admin_client, make_manifest, media_root):
@@ -387,9 +394,10 @@ def test_actions_depend_on_the_view(admin_client, make_manifest):
         response = admin_client.get(CHANGELIST, {"deleted": view} if view else {})
         return [name for name, _ in response.context["action_form"].fields["action"].choices][1:]
 
-    assert offered() == ["duplicate_selected", "soft_delete_selected"]
+    live = ["duplicate_selected", "render_contact_sheets", "soft_delete_selected"]
+    assert offered() == live
     assert offered("yes") == ["restore_selected"]
-    assert offered("all") == ["duplicate_selected", "soft_delete_selected", "restore_selected"]
+    assert offered("all") == [*live, "restore_selected"]
 
 
 def test_duplicate_action_asks_for_names_then_copies(admin_client, make_manifest, make_asset):
@@ -574,3 +582,25 @@ def test_a_viewer_cannot_duplicate_delete_or_restore(client, make_manifest):
     assert (duplicate.status_code, restore.status_code) == (403, 403)
     assert Manifest.objects.filter(pk=live.pk).exists()
     assert Manifest.deleted_objects.filter(pk=gone.pk).exists()
+
+
+def test_render_contact_sheets_action(admin_client, make_manifest, make_asset):
+    with_image = make_manifest("Cast")
+    services.asset_attach_image(asset=make_asset(with_image), file=image_upload())
+    without = make_manifest("Empty")
+
+    response = admin_client.post(
+        CHANGELIST,
+        {
+            "action": "render_contact_sheets",
+            helpers.ACTION_CHECKBOX_NAME: [str(with_image.pk), str(without.pk)],
+        },
+        follow=True,
+    )
+
+    texts = [str(m) for m in response.context["messages"]]
+    assert any("Rendered 1 contact sheet" in t for t in texts)
+    assert any("“Empty”: no contact sheet" in t for t in texts)
+    with_image.refresh_from_db()
+    assert with_image.contact_sheet.name.startswith(f"manifests/{with_image.pk}/contact_sheets/")
+    assert not Manifest.objects.get(pk=without.pk).contact_sheet

@@ -13,7 +13,6 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,7 +31,6 @@ from manifests.admin.common import (
     adopt,
     domain_error_message,
     image_preview,
-    image_tag,
     save_asset_form,
 )
 from manifests.exceptions import ManifestInUse
@@ -197,7 +195,12 @@ class ManifestAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
         "updated_at",
         "deleted_at",
     ]
-    actions = ["duplicate_selected", "soft_delete_selected", "restore_selected"]
+    actions = [
+        "duplicate_selected",
+        "render_contact_sheets",
+        "soft_delete_selected",
+        "restore_selected",
+    ]
 
     def get_fieldsets(self, request, obj=None):
         identity = ("Identity", {"fields": ["name", "description", "category", "tags"]})
@@ -227,13 +230,7 @@ class ManifestAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
     def get_queryset(self, request):
         """Every manifest, deleted ones included: the `deleted` filter picks the live ones by
         default, and a deleted manifest can still be opened (read-only) and restored."""
-        first_image = (
-            Asset.all_objects.filter(manifest=OuterRef("pk"))
-            .exclude(reference_image="")
-            .ordered()
-            .values("reference_image")[:1]
-        )
-        queryset = Manifest.all_objects.annotate(first_asset_image=Subquery(first_image))
+        queryset = Manifest.all_objects.all()
         match = getattr(request, "resolver_match", None)
         if match is not None and match.url_name == "autocomplete":
             queryset = queryset.alive()  # projects may only link live manifests
@@ -255,14 +252,8 @@ class ManifestAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
 
     @admin.display(description="Preview")
     def list_preview(self, manifest: Manifest) -> str:
-        if manifest.thumbnail:
-            return image_preview(manifest.thumbnail, size=LIST_PREVIEW_PX, alt=manifest.name)
-        # Until processing has made a thumbnail, show the first asset's image.
-        name = getattr(manifest, "first_asset_image", None)
-        if not name:
-            return "—"
-        url = Asset._meta.get_field("reference_image").storage.url(name)
-        return image_tag(url, size=LIST_PREVIEW_PX, alt=manifest.name)
+        # The domain keeps the manifest's thumbnail = its first asset's thumbnail.
+        return image_preview(manifest.thumbnail, size=LIST_PREVIEW_PX, alt=manifest.name)
 
     @admin.display(description="Name", ordering="name")
     def name_and_state(self, manifest: Manifest) -> str:
@@ -367,6 +358,7 @@ class ManifestAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
         view = request.GET.get(DeletedFilter.parameter_name)
         if view == DeletedFilter.DELETED:
             actions.pop("duplicate_selected", None)
+            actions.pop("render_contact_sheets", None)
             actions.pop("soft_delete_selected", None)
         elif view != DeletedFilter.ALL:
             actions.pop("restore_selected", None)
@@ -395,6 +387,31 @@ class ManifestAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
                 )
             return None
         return self._duplicate_page(request, form, selected=manifests)
+
+    @admin.action(description="Render contact sheets of selected manifests", permissions=["change"])
+    def render_contact_sheets(self, request, queryset):
+        rendered = []
+        for manifest in queryset.alive():
+            try:
+                services.manifest_render_contact_sheet(manifest=manifest)
+            except (*DOMAIN_ERRORS, Manifest.DoesNotExist) as exc:
+                message = domain_error_message(exc)
+                self.message_user(
+                    request, f"“{manifest.name}”: no contact sheet: {message}", messages.ERROR
+                )
+                continue
+            self.log_change(request, manifest, "Rendered a new contact sheet.")
+            rendered.append(manifest)
+        if rendered:
+            self.message_user(
+                request,
+                format_html(
+                    "Rendered {} contact sheet(s): {}",
+                    len(rendered),
+                    format_html_join(", ", '<a href="{}">{}</a>', self._links(rendered)),
+                ),
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Delete selected manifests (restorable)", permissions=["delete"])
     def soft_delete_selected(self, request, queryset):
