@@ -49,9 +49,8 @@ class Command(BaseCommand):
             on_batch=self._show_batch,
         )
         if not report.batches:
-            self.stdout.write(
-                f"Nothing to purge: no manifest was deleted before {report.cutoff.isoformat(timespec='seconds')}."
-            )
+            cutoff = report.cutoff.isoformat(timespec="seconds")
+            self.stdout.write(f"Nothing to purge: no manifest was deleted before {cutoff}.")
             return
         verb = "Dry run, nothing changed: would purge" if dry_run else "Purged"
         freed = "would free" if dry_run else "freed"
@@ -89,8 +88,9 @@ class Command(BaseCommand):
 
     def _show_manifest(self, purged: PurgedManifest) -> None:
         verb = "Would purge" if self.dry_run else "Purged"
+        deleted = purged.deleted_at.isoformat(timespec="seconds")
         self.stdout.write(
-            f'{verb} {purged.id} "{purged.name}" (deleted {purged.deleted_at.isoformat(timespec="seconds")}): '
+            f'{verb} {purged.id} "{purged.name}" (deleted {deleted}): '
             f"{plural(purged.assets, 'asset')}, {plural(len(purged.files), 'file')} "
             f"({size(purged.bytes)})"
         )
