@@ -8,7 +8,7 @@ only `hard_delete()` (used by purge) removes rows.
 
 import uuid
 
-from django.db import NotSupportedError, models
+from django.db import NotSupportedError, models, transaction
 from django.db.models import Lookup, Prefetch, Q
 from django.utils import timezone
 
@@ -84,10 +84,15 @@ class ManifestQuerySet(models.QuerySet):
 
     def soft_delete(self) -> int:
         """Mark the manifests deleted; refuse all of them if any project references one."""
-        projects = list(self.referencing_projects().values_list("pk", "name"))
-        if projects:
-            raise ManifestInUse(projects)
-        return self.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+        with transaction.atomic():
+            # Lock first: a project linking concurrently (it locks the row too) either
+            # commits before our check sees it, or waits and then finds the manifest gone.
+            locked = list(self.select_for_update().values_list("pk", flat=True))
+            targets = self.model.all_objects.filter(pk__in=locked)
+            projects = list(targets.referencing_projects().values_list("pk", "name"))
+            if projects:
+                raise ManifestInUse(projects)
+            return targets.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
 
     def restore(self) -> int:
         return self.filter(deleted_at__isnull=False).update(deleted_at=None)

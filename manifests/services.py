@@ -7,6 +7,7 @@ counters, so concurrent requests cannot lose an update or hand out a tag twice.
 """
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import IO, Any
@@ -181,8 +182,17 @@ def _stored_basename(name: str, owner_id: Any) -> str:
     return basename[len(prefix) :] if basename.startswith(prefix) else basename
 
 
-def manifest_duplicate(*, manifest: Manifest, name: str | None = None) -> Manifest:
-    """Copy a manifest with all its assets (tags, order, files) into a new DRAFT manifest."""
+def manifest_duplicate(
+    *,
+    manifest: Manifest,
+    name: str | None = None,
+    on_asset_copied: Callable[[Asset], None] | None = None,
+) -> Manifest:
+    """Copy a manifest with all its assets (tags, order, files) into a new DRAFT manifest.
+
+    `on_asset_copied` is called after each asset's files are copied (progress reporting);
+    whatever it raises rolls the whole copy back.
+    """
     name = (name or "").strip()
     copied: list[str] = []
 
@@ -245,6 +255,8 @@ def manifest_duplicate(*, manifest: Manifest, name: str | None = None) -> Manife
                     _stored_basename(asset.thumbnail.name, asset.id),
                 )
                 copies.append(clone)
+                if on_asset_copied is not None:
+                    on_asset_copied(clone)
             Asset.all_objects.bulk_create(copies)
     except BaseException:
         delete_files(copied)

@@ -101,14 +101,13 @@ class ManifestViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def duplicate(self, request, pk=None):
+        source = self.get_object()
         data = request.data
         if not data and "name" in request.query_params:
             data = {"name": request.query_params["name"]}
         params = DuplicateRequestSerializer(data=data)
         params.is_valid(raise_exception=True)
-        copy = services.manifest_duplicate(
-            manifest=self.get_object(), name=params.validated_data.get("name")
-        )
+        copy = services.manifest_duplicate(manifest=source, name=params.validated_data.get("name"))
         return self._detail_response(copy, status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -1,0 +1,125 @@
+"""Concurrent writers, for real: threads with their own connections against PostgreSQL.
+
+SQLite serialises writers on a file lock, so these only mean something on PostgreSQL,
+where `.ci/run` runs them; on SQLite they are skipped.
+"""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+from rest_framework.test import APIClient
+
+from manifests import services
+from manifests.models import Asset, Manifest
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres_only,
+]
+
+THREADS = 24
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (row locks between real connections)")
+
+
+def run_in_threads(work, count: int = THREADS) -> list:
+    """Run work(i) in `count` threads released at once; return what each raised or gave."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def runner(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = work(i)
+        except Exception as exc:  # collected and asserted on by the test
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_parallel_asset_creation_gives_distinct_tags_and_an_exact_count(staff_user):
+    manifest = services.manifest_create(name="Race")
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=staff_user).key
+
+    def create(i: int):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        asset_type = "CHARACTER" if i % 3 else "OBJECT"
+        response = client.post(
+            f"/api/manifests/{manifest.pk}/assets", {"name": f"a{i}", "asset_type": asset_type}
+        )
+        return response.status_code
+
+    results = run_in_threads(create)
+
+    assert results == [201] * THREADS
+    tags = list(Asset.objects.filter(manifest=manifest).values_list("manifest_tag", flat=True))
+    assert len(tags) == len(set(tags)) == THREADS
+    counts = Counter(tag.split("_")[0] for tag in tags)
+    assert sorted(t for t in tags if t.startswith("OBJ")) == [
+        f"OBJ_{n:02d}" for n in range(1, counts["OBJ"] + 1)
+    ]
+    manifest.refresh_from_db()
+    assert manifest.asset_count == THREADS
+    assert manifest.version == 1 + THREADS
+
+
+def test_parallel_creates_and_deletes_keep_the_count_exact():
+    manifest = services.manifest_create(name="Churn")
+    doomed = [
+        services.asset_create(manifest=manifest, name=f"d{i}", asset_type="STYLE")
+        for i in range(THREADS // 2)
+    ]
+
+    def churn(i: int):
+        if i % 2:
+            return services.asset_delete(asset=doomed[i // 2])
+        return services.asset_create(manifest=manifest, name=f"n{i}", asset_type="STYLE")
+
+    results = run_in_threads(churn)
+
+    assert not [r for r in results if isinstance(r, Exception)]
+    manifest.refresh_from_db()
+    assert manifest.asset_count == Asset.objects.filter(manifest=manifest).count() == THREADS // 2
+    assert manifest.tag_sequences == {"STYLE": THREADS}
+
+
+def test_parallel_links_count_every_use():
+    manifest = services.manifest_create(name="Popular")
+
+    results = run_in_threads(lambda i: services.project_create(name=f"p{i}", manifest=manifest))
+
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert Manifest.objects.get(pk=manifest.pk).times_used == THREADS
+
+
+def test_delete_racing_links_never_leaves_a_deleted_manifest_referenced():
+    manifest = services.manifest_create(name="Contested")
+
+    def act(i: int):
+        if i == THREADS // 2:
+            return services.manifest_soft_delete(manifest=manifest)
+        return services.project_create(name=f"p{i}", manifest=manifest)
+
+    run_in_threads(act)
+
+    manifest = Manifest.all_objects.get(pk=manifest.pk)
+    if manifest.deleted_at is not None:
+        assert not manifest.projects.exists()
+    else:
+        assert manifest.projects.exists()

@@ -1,0 +1,99 @@
+"""Duplicating a manifest: assets, tags, order, files, lineage; all or nothing."""
+
+import pytest
+
+from manifests import services
+from manifests.files import delete_files
+from manifests.models import Asset, Manifest
+from tests.conftest import image_upload, stored_files
+
+
+def test_duplicate_copies_assets_tags_order_and_files(make_manifest, make_asset, media_root):
+    source = make_manifest("Cast", tags=["hero"], category="CHARACTERS")
+    hero = make_asset(source, name="Hero", sort_order=5)
+    sword = make_asset(source, name="Sword", asset_type="OBJECT", sort_order=5)
+    make_asset(source, name="Map", asset_type="OTHER", sort_order=1)
+    hero = services.asset_attach_image(asset=hero, file=image_upload("hero.png"))
+    services.project_create(name="uses source", manifest=source)
+
+    copy = services.manifest_duplicate(manifest=source)
+
+    assert copy.name == "Cast (copy)"
+    assert copy.parent_manifest_id == source.pk
+    assert (copy.status, copy.version, copy.times_used) == ("DRAFT", 1, 0)
+    assert copy.tags == ["hero"] and copy.category == "CHARACTERS"
+    assert copy.asset_count == 3
+    original = [(a.manifest_tag, a.name, a.sort_order) for a in source.assets.all()]
+    copied = [(a.manifest_tag, a.name, a.sort_order) for a in copy.assets.all()]
+    assert (
+        copied
+        == original
+        == [("OTHER_01", "Map", 1), ("CHAR_01", "Hero", 5), ("OBJ_01", "Sword", 5)]
+    )
+    hero_copy = copy.assets.get(manifest_tag="CHAR_01")
+    assert hero_copy.reference_image.name.startswith(f"manifests/{copy.pk}/uploads/{hero_copy.pk}_")
+    assert hero_copy.reference_image.read() == hero.reference_image.read()
+    assert sword.manifest_tag == "OBJ_01"
+
+
+def test_copy_keeps_its_files_when_the_original_files_are_removed(
+    make_manifest, make_asset, media_root
+):
+    source = make_manifest()
+    asset = services.asset_attach_image(asset=make_asset(source), file=image_upload())
+    copy = services.manifest_duplicate(manifest=source)
+
+    delete_files([asset.reference_image.name])
+    Manifest.all_objects.filter(pk=source.pk).hard_delete()
+
+    copied = Asset.objects.get(manifest=copy)
+    assert copied.reference_image.storage.exists(copied.reference_image.name)
+    assert stored_files(media_root) == [copied.reference_image.name]
+
+
+def test_copy_continues_the_tag_numbering(make_manifest, make_asset):
+    source = make_manifest()
+    make_asset(source)
+    services.asset_delete(asset=make_asset(source))  # CHAR_02 retired
+    copy = services.manifest_duplicate(manifest=source, name="Next")
+
+    assert make_asset(copy).manifest_tag == "CHAR_03"
+
+
+def test_long_names_are_shortened_to_fit_the_copy_suffix(make_manifest):
+    copy = services.manifest_duplicate(manifest=make_manifest("x" * 200))
+    assert len(copy.name) == 200 and copy.name.endswith(" (copy)")
+
+
+class CopyInterrupted(Exception):
+    pass
+
+
+def test_failed_duplicate_leaves_no_rows_and_no_files(make_manifest, make_asset, media_root):
+    source = make_manifest()
+    for _ in range(4):
+        services.asset_attach_image(asset=make_asset(source), file=image_upload())
+    before_files = stored_files(media_root)
+    copied = []
+
+    def fail_halfway(asset):
+        copied.append(asset)
+        if len(copied) == 2:
+            raise CopyInterrupted
+
+    with pytest.raises(CopyInterrupted):
+        services.manifest_duplicate(manifest=source, on_asset_copied=fail_halfway)
+
+    assert Manifest.all_objects.count() == 1
+    assert Asset.all_objects.count() == 4
+    assert stored_files(media_root) == before_files
+
+
+def test_duplicate_through_the_api_takes_the_name_from_the_body(api, make_manifest):
+    source = make_manifest("Cast")
+
+    response = api.post(f"/api/manifests/{source.pk}/duplicate", {"name": "  Second cast "})
+
+    assert response.status_code == 201
+    assert response.json()["name"] == "Second cast"
+    assert response.json()["parent_manifest_id"] == str(source.pk)
