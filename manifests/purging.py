@@ -338,8 +338,9 @@ def manifests_purge(
     and files, `batch_size` manifests per transaction; skip the ones projects reference.
 
     `on_batch` hears about each batch once it has committed (or been planned, in a dry
-    run). `after_manifest` is called inside the batch's transaction after each manifest's
-    rows are deleted: an exception there rolls the whole batch back and stops the purge.
+    run). `after_manifest` is called for each manifest of a batch inside its transaction,
+    once the batch's rows are deleted: an exception there rolls the whole batch back and
+    stops the purge.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
@@ -361,10 +362,10 @@ def manifests_purge(
         else:
             with transaction.atomic():
                 purged, skipped = _plan_batch(ids, cutoff=cutoff, lock=True, storage=storage)
-                for manifest in purged:
-                    # Cascades to the assets; copies keep their rows (parent set to NULL).
-                    Manifest.all_objects.filter(pk=manifest.id).hard_delete()
-                    if after_manifest is not None:
+                # Cascades to the assets; copies keep their rows (parent set to NULL).
+                Manifest.all_objects.filter(pk__in=[m.id for m in purged]).hard_delete()
+                if after_manifest is not None:
+                    for manifest in purged:
                         after_manifest(manifest)
                 transaction.on_commit(lambda batch=purged: _remove_purged(storage, batch, report))
         batch = PurgeBatch(number=report.batches + 1, purged=tuple(purged), skipped=tuple(skipped))

@@ -194,19 +194,19 @@ def test_purge_works_in_batches_and_reports_each_after_it_commits(media_root):
     assert stored_files(media_root) == []
 
 
-def test_batch_queries_do_not_grow_with_the_number_of_manifests(media_root):
-    def queries_to_purge(count: int) -> int:
+def test_purge_queries_grow_with_batches_not_with_manifests(media_root):
+    def queries_to_purge(count: int, batch_size: int) -> int:
         for index in range(count):
             soft_deleted(manifest_with_images(f"M{index}", images=2, derived=False))
         with CaptureQueriesContext(connection) as queries:
-            manifests_purge(batch_size=count)
+            manifests_purge(batch_size=batch_size)
         return len(queries)
 
-    # Listing, locking, projects, assets, end of list: fixed; the deletes: a few per manifest.
-    small, large = queries_to_purge(2), queries_to_purge(6)
-    per_manifest = (large - small) / 4
-    assert per_manifest <= 5
-    assert small - 2 * per_manifest <= 8
+    one_batch = queries_to_purge(2, batch_size=10)
+
+    assert queries_to_purge(8, batch_size=10) == one_batch <= 15
+    # Each further batch costs what the first did, less the final (empty) listing.
+    assert queries_to_purge(6, batch_size=2) == 3 * (one_batch - 1) + 1
 
 
 def test_files_stay_until_the_batch_commits(media_root):
