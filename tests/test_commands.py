@@ -184,6 +184,15 @@ def test_purged_original_leaves_its_copy_intact(media_root):
     assert Asset.objects.filter(manifest_id=copy_id).count() == 2
 
 
+def test_purge_commands_are_silent_at_verbosity_zero(media_root):
+    soft_deleted(manifest_with_images("Old", images=1))
+
+    assert run("purge_manifests", verbosity=0) == ""
+    assert run("purge_orphan_files", "--min-age", "0", verbosity=0) == ""
+    assert Manifest.all_objects.count() == 0
+    assert stored_files(media_root) == []
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -50,11 +50,11 @@ class Command(BaseCommand):
         )
         if not report.batches:
             cutoff = report.cutoff.isoformat(timespec="seconds")
-            self.stdout.write(f"Nothing to purge: no manifest was deleted before {cutoff}.")
+            self._say(f"Nothing to purge: no manifest was deleted before {cutoff}.")
             return
         verb = "Dry run, nothing changed: would purge" if dry_run else "Purged"
         freed = "would free" if dry_run else "freed"
-        self.stdout.write(
+        self._say(
             self.style.SUCCESS(
                 f"{verb} {plural(report.manifests, 'manifest')}, "
                 f"{plural(report.assets, 'asset')}, {plural(report.files, 'file')} "
@@ -73,12 +73,12 @@ class Command(BaseCommand):
             if self.dry_run or self.verbosity >= 2:
                 self._show_manifest(purged)
         for skipped in batch.skipped:
-            self.stdout.write(
+            self._say(
                 self.style.WARNING(f'Skipped {skipped.id} "{skipped.name}": {skipped.reason}')
             )
         if not self.dry_run:
             purged = batch.purged
-            self.stdout.write(
+            self._say(
                 f"Batch {batch.number}: purged {plural(len(purged), 'manifest')}, "
                 f"{plural(sum(p.assets for p in purged), 'asset')}, "
                 f"{plural(sum(len(p.files) for p in purged), 'file')} "
@@ -89,11 +89,16 @@ class Command(BaseCommand):
     def _show_manifest(self, purged: PurgedManifest) -> None:
         verb = "Would purge" if self.dry_run else "Purged"
         deleted = purged.deleted_at.isoformat(timespec="seconds")
-        self.stdout.write(
+        self._say(
             f'{verb} {purged.id} "{purged.name}" (deleted {deleted}): '
             f"{plural(purged.assets, 'asset')}, {plural(len(purged.files), 'file')} "
             f"({size(purged.bytes)})"
         )
         if self.dry_run or self.verbosity >= 3:
             for stored in purged.files:
-                self.stdout.write(f"    {stored.name} ({stored.size} bytes)")
+                self._say(f"    {stored.name} ({stored.size} bytes)")
+
+    def _say(self, message: str) -> None:
+        """Everything but errors stays quiet with --verbosity 0 (cron)."""
+        if self.verbosity >= 1:
+            self.stdout.write(message)

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             summary = f"Dry run, nothing changed: would remove {count} ({size(report.bytes)})."
         else:
             summary = f"Removed {count} ({size(report.bytes)}, freed {size(report.bytes_freed)})."
-        self.stdout.write(self.style.SUCCESS(summary))
+        self._say(self.style.SUCCESS(summary))
         if report.files_not_removed:
             raise CommandError(
                 f"{plural(report.files_not_removed, 'file')} could not be removed (see the log)."
@@ -48,4 +48,9 @@ class Command(BaseCommand):
     def _show_orphan(self, orphan: StoredFile) -> None:
         if self.dry_run or self.verbosity >= 2:
             verb = "Would remove" if self.dry_run else "Removing"
-            self.stdout.write(f"{verb} {orphan.name} ({orphan.size} bytes)")
+            self._say(f"{verb} {orphan.name} ({orphan.size} bytes)")
+
+    def _say(self, message: str) -> None:
+        """Everything but errors stays quiet with --verbosity 0 (cron)."""
+        if self.verbosity >= 1:
+            self.stdout.write(message)
