@@ -63,6 +63,18 @@ def test_duplicate_prints_a_summary_with_the_id_name_assets_and_files(media_root
     assert "8 files copied" in summary  # 3 uploads, 3 thumbnails, thumbnail, contact sheet
 
 
+def test_duplicate_reports_progress_at_verbosity_two(media_root):
+    source = services.manifest_create(name="Crowd")
+    for index in range(205):
+        services.asset_create(manifest=source, name=f"Extra {index}", asset_type="CHARACTER")
+
+    out = run("duplicate_manifest", str(source.pk), verbosity=2)
+
+    progress = [line for line in out.splitlines() if line.startswith("Copied ")]
+    assert progress == ["Copied 100 of 205 assets…", "Copied 200 of 205 assets…"]
+    assert "205 assets, 0 files copied" in out
+
+
 @pytest.mark.parametrize(
     "manifest_id, message",
     [

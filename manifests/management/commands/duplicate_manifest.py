@@ -7,6 +7,8 @@ from manifests import services
 from manifests.management.commands._output import plural
 from manifests.models import Asset, Manifest
 
+PROGRESS_EVERY = 100  # assets between progress lines at --verbosity 2
+
 
 class Command(BaseCommand):
     help = (
@@ -20,8 +22,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, manifest_id: str, name: str | None, verbosity: int, **options):
         source = self._live_manifest(manifest_id)
+        copied = 0
+
+        def show_progress(asset: Asset) -> None:
+            nonlocal copied
+            copied += 1
+            if copied % PROGRESS_EVERY == 0:
+                self.stdout.write(f"Copied {copied} of {source.asset_count} assets…")
+
         try:
-            copy = services.manifest_duplicate(manifest=source, name=name)
+            copy = services.manifest_duplicate(
+                manifest=source,
+                name=name,
+                on_asset_copied=show_progress if verbosity >= 2 else None,
+            )
         except Manifest.DoesNotExist:
             raise CommandError(f"Manifest {source.pk} was deleted meanwhile.") from None
         except ValidationError as exc:
