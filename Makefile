@@ -6,7 +6,7 @@ STAMP := $(VENV)/.requirements-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint migrate superuser clean
+.PHONY: install run serve test lint migrate superuser clean fuzz
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,21 @@ lint: install
 	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=lint-only-$$(date +%s)-a-long-random-enough-secret-key-value \
 		DJANGO_ALLOWED_HOSTS=example.com $(PY) manage.py check --deploy --fail-level WARNING
 
+# Production-style serving: gunicorn, static files by whitenoise, DEBUG off. Needs
+# DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS; see README "Production".
+serve: install
+	@test -n "$$DJANGO_SECRET_KEY" || { echo "make serve: set DJANGO_SECRET_KEY (and DJANGO_ALLOWED_HOSTS)" >&2; exit 2; }
+	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput --verbosity 0
+	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn vidpipe.wsgi --bind $(HOST):$(PORT) \
+		--workers $${WEB_CONCURRENCY:-3} --access-logfile - --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+
 superuser: migrate
 	$(PY) manage.py createsuperuser
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# A longer schema-fuzzing pass than the one CI runs (examples per operation).
+fuzz: install
+	VIDPIPE_FUZZ_EXAMPLES=$${VIDPIPE_FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/test_fuzz.py -q

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from manifests.exceptions import InvalidImage, ManifestInUse, UploadTooLarge
@@ -45,4 +46,8 @@ def to_api_exception(exc: Exception) -> Exception:
 
 
 def exception_handler(exc, context):
-    return drf_exception_handler(to_api_exception(exc), context)
+    exc = to_api_exception(exc)
+    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
+        # Error bodies are always objects: a bare list of messages becomes non-field errors.
+        exc = exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.detail})
+    return drf_exception_handler(exc, context)

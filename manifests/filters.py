@@ -1,6 +1,18 @@
 import django_filters
+from rest_framework import filters
+from rest_framework.exceptions import ValidationError
 
 from manifests.models import Asset, Manifest, Project
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's `?search=`, with a bad term (e.g. a NUL character) reported as its parameter."""
+
+    def get_search_terms(self, request):
+        try:
+            return super().get_search_terms(request)
+        except ValidationError as exc:
+            raise ValidationError({self.search_param: exc.detail}) from None
 
 
 class ManifestFilter(django_filters.FilterSet):
@@ -14,6 +26,8 @@ class ManifestFilter(django_filters.FilterSet):
 
 
 class AssetFilter(django_filters.FilterSet):
+    # A UUID filter, not a choice of existing manifests: an unknown id simply matches nothing.
+    manifest = django_filters.UUIDFilter(field_name="manifest_id", help_text="Manifest id.")
     tag = django_filters.CharFilter(
         field_name="user_tags", lookup_expr="has_label", help_text="Assets carrying this tag."
     )
@@ -25,6 +39,8 @@ class AssetFilter(django_filters.FilterSet):
 
 
 class ProjectFilter(django_filters.FilterSet):
+    manifest = django_filters.UUIDFilter(field_name="manifest_id", help_text="Manifest id.")
+
     class Meta:
         model = Project
         fields = ["manifest"]

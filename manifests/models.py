@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse
 
+# Text fields are unbounded in the database; this bounds what clients and staff may store.
+MAX_DESCRIPTION_LENGTH = 10_000
+
 
 class LabelListField(models.JSONField):
     """A JSON list of strings (manifest tags, asset user tags), filterable by element."""
@@ -148,7 +151,7 @@ class Manifest(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
+    description = models.TextField(blank=True, default="", max_length=MAX_DESCRIPTION_LENGTH)
     category = models.CharField(
         max_length=20, choices=Category.choices, default=Category.CUSTOM, db_index=True
     )
@@ -271,7 +274,7 @@ class Asset(models.Model):
     image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     image_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
-    description = models.TextField(blank=True, default="")
+    description = models.TextField(blank=True, default="", max_length=MAX_DESCRIPTION_LENGTH)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.UPLOAD)
     sort_order = models.IntegerField(default=0)
     # A default rather than auto_now_add so that a duplicate can keep its source's order.

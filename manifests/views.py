@@ -32,30 +32,18 @@ from manifests.serializers import (
     UploadRequestSerializer,
 )
 
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Unknown or deleted id.")
-BAD_REQUEST = OpenApiResponse(description="Field errors: {field: [messages]}.")
 # Room for the multipart envelope around the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 @extend_schema_view(
     list=extend_schema(summary="List live manifests"),
-    create=extend_schema(summary="Create a manifest", responses={201: ManifestDetailSerializer}),
-    retrieve=extend_schema(
-        summary="A manifest with its ordered assets",
-        responses={200: ManifestDetailSerializer, 404: NOT_FOUND},
-    ),
-    update=extend_schema(
-        responses={200: ManifestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}
-    ),
-    partial_update=extend_schema(
-        responses={200: ManifestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}
-    ),
+    create=extend_schema(summary="Create a manifest"),
+    retrieve=extend_schema(summary="A manifest with its ordered assets"),
     destroy=extend_schema(
         summary="Soft-delete a manifest",
         responses={
             204: None,
-            404: NOT_FOUND,
             409: OpenApiResponse(ConflictSerializer, description="Projects reference it."),
         },
     ),
@@ -97,7 +85,7 @@ class ManifestViewSet(viewsets.ModelViewSet):
         summary="Duplicate a manifest with its assets and files",
         request=DuplicateRequestSerializer,
         parameters=[OpenApiParameter("name", str, description="Name of the copy.")],
-        responses={201: ManifestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+        responses={201: ManifestDetailSerializer},
     )
     @action(detail=True, methods=["post"])
     def duplicate(self, request, pk=None):
@@ -113,7 +101,7 @@ class ManifestViewSet(viewsets.ModelViewSet):
     @extend_schema(
         summary="Restore a soft-deleted manifest",
         request=None,
-        responses={200: ManifestDetailSerializer, 404: NOT_FOUND},
+        responses={200: ManifestDetailSerializer},
     )
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
@@ -122,14 +110,7 @@ class ManifestViewSet(viewsets.ModelViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List assets, in manifest order"),
-    retrieve=extend_schema(responses={200: AssetSerializer, 404: NOT_FOUND}),
-    update=extend_schema(responses={200: AssetSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}),
-    partial_update=extend_schema(
-        responses={200: AssetSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}
-    ),
-    destroy=extend_schema(
-        summary="Delete an asset for good", responses={204: None, 404: NOT_FOUND}
-    ),
+    destroy=extend_schema(summary="Delete an asset for good", responses={204: None}),
 )
 class AssetViewSet(
     mixins.ListModelMixin,
@@ -162,8 +143,6 @@ class AssetViewSet(
         request={"multipart/form-data": UploadRequestSerializer},
         responses={
             200: AssetSerializer,
-            400: BAD_REQUEST,
-            404: NOT_FOUND,
             413: OpenApiResponse(ErrorSerializer, description="Over the upload size limit."),
         },
     )
@@ -198,14 +177,8 @@ class AssetViewSet(
     ]
 )
 @extend_schema_view(
-    list=extend_schema(
-        summary="A manifest's assets, in order",
-        responses={200: AssetSerializer(many=True), 404: NOT_FOUND},
-    ),
-    create=extend_schema(
-        summary="Add an asset; its tag is generated",
-        responses={201: AssetSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
-    ),
+    list=extend_schema(summary="A manifest's assets, in order"),
+    create=extend_schema(summary="Add an asset; its tag is generated"),
 )
 class ManifestAssetViewSet(mixins.CreateModelMixin, AssetViewSet):
     """Assets under their manifest: `/api/manifests/{manifest_pk}/assets/{id}`."""

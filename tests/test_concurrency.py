@@ -123,3 +123,95 @@ def test_delete_racing_links_never_leaves_a_deleted_manifest_referenced():
         assert not manifest.projects.exists()
     else:
         assert manifest.projects.exists()
+
+
+def stored_names(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def referenced_names() -> set[str]:
+    names = set()
+    for row in Asset.all_objects.values_list("reference_image", "thumbnail"):
+        names.update(row)
+    for row in Manifest.all_objects.values_list("thumbnail", "contact_sheet"):
+        names.update(row)
+    return names - {""}
+
+
+def test_mixed_concurrent_api_traffic_keeps_every_invariant(staff_user, media_root):
+    """200 mixed requests from 12 threads, then: counts exact, tags unique, files = rows."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rest_framework.authtoken.models import Token
+
+    from tests.conftest import image_upload
+
+    token = Token.objects.create(user=staff_user).key
+    manifests = [services.manifest_create(name=f"m{i}") for i in range(4)]
+    assets = [
+        services.asset_create(manifest=m, name=f"a{j}", asset_type="CHARACTER")
+        for m in manifests
+        for j in range(4)
+    ]
+    for asset in assets[::3]:
+        services.asset_attach_image(asset=asset, file=image_upload())
+    services.project_create(name="pins m0", manifest=manifests[0])
+    manifest_ids = [str(m.pk) for m in manifests]
+    asset_ids = [str(a.pk) for a in assets]
+    lock = threading.Lock()
+    rng = random.Random(20261125)
+    plan = [(rng.random(), rng.randrange(10**6)) for _ in range(200)]
+
+    def request(step):
+        roll, pick = step
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        with lock:
+            manifest_id = manifest_ids[pick % len(manifest_ids)]
+            asset_id = asset_ids[pick % len(asset_ids)]
+        try:
+            if roll < 0.25:
+                response = client.post(
+                    f"/api/manifests/{manifest_id}/assets",
+                    {"name": f"n{pick}", "asset_type": rng.choice(["OBJECT", "STYLE"])},
+                )
+                if response.status_code == 201:
+                    with lock:
+                        asset_ids.append(response.json()["id"])
+            elif roll < 0.40:
+                response = client.patch(f"/api/assets/{asset_id}", {"asset_type": "VEHICLE"})
+            elif roll < 0.55:
+                response = client.delete(f"/api/assets/{asset_id}")
+            elif roll < 0.70:
+                response = client.post(
+                    f"/api/assets/{asset_id}/upload", {"file": image_upload()}, format="multipart"
+                )
+            elif roll < 0.82:
+                response = client.post(f"/api/manifests/{manifest_id}/duplicate")
+                if response.status_code == 201:
+                    with lock:
+                        manifest_ids.append(response.json()["id"])
+            elif roll < 0.92:
+                response = client.delete(f"/api/manifests/{manifest_id}")
+            else:
+                response = client.post(f"/api/manifests/{manifest_id}/restore")
+            return response.status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(request, plan))
+
+    assert not [s for s in statuses if s >= 500], Counter(statuses)
+    assert set(statuses) <= {200, 201, 204, 404, 409}, Counter(statuses)
+    for manifest in Manifest.all_objects.all():
+        rows = Asset.all_objects.filter(manifest=manifest)
+        assert manifest.asset_count == rows.count(), manifest
+        tags = list(rows.values_list("manifest_tag", flat=True))
+        assert len(tags) == len(set(tags))
+        for tag in tags:
+            prefix, number = tag.rsplit("_", 1)
+            assert int(number) <= manifest.tag_sequences[prefix]
+    assert Manifest.objects.filter(pk=manifests[0].pk).exists()  # referenced: never deleted
+    assert stored_names(media_root) == referenced_names()

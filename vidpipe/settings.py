@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the WSGI app, compressed and cache-busted (no web server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,6 +119,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
@@ -142,16 +152,29 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["manifests.permissions.IsStaffOrReadOnly"],
+    # JSON bodies only; the upload action alone takes multipart (see manifests.views).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "manifests.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "manifests.throttling.AnonymousThrottle",
+        "manifests.throttling.UserThrottle",
     ],
     "DEFAULT_PAGINATION_CLASS": "manifests.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "manifests.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "manifests.api_errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# Rates as "<count>/<second|minute|hour|day>"; an empty value switches that limit off.
+# Counters live in the default cache: use a shared cache (e.g. Redis) with several workers.
+VIDPIPE_THROTTLE_RATES = {
+    "anon": os.environ.get("VIDPIPE_THROTTLE_ANON", "60/minute") or None,
+    "user": os.environ.get("VIDPIPE_THROTTLE_USER", "1200/minute") or None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -166,6 +189,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "manifests.schema.add_links",
+    ],
 }
 
 # --- Security (production) -----------------------------------------------------------------

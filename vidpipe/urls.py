@@ -18,3 +18,7 @@ if settings.MEDIA_URL.startswith("/"):
     # Local media (see vidpipe.media for when it is served); a remote MEDIA_URL needs none.
     media_prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
     urlpatterns.append(re_path(rf"^{media_prefix}(?P<path>.*)$", serve_media, name="media"))
+
+handler400 = "vidpipe.errors.bad_request"
+handler404 = "vidpipe.errors.not_found"
+handler500 = "vidpipe.errors.server_error"
