@@ -10,6 +10,8 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import ignored_auth, negative_data_rejection, positive_data_acceptance
 
@@ -32,7 +34,13 @@ def fuzz_world(api, staff_user, settings, make_manifest, make_asset):
     manifest = make_manifest("Fuzzed")
     make_asset(manifest)
     services.project_create(name="uses it", manifest=make_manifest("Referenced"))
-    return api._credentials["HTTP_AUTHORIZATION"]
+    # Requests go straight to the WSGI app, whose request signals would close the test's
+    # database connection (inside its transaction); Django's test client detaches them too.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield api._credentials["HTTP_AUTHORIZATION"]
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()

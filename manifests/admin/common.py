@@ -1,0 +1,148 @@
+"""Pieces the admin classes share: image previews, label and image form fields, and the
+bridge between the admin's save hooks and the domain functions in `manifests.services`."""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.db.models.fields.files import FieldFile
+from django.http import HttpResponseRedirect
+from django.utils.html import format_html
+
+from manifests import services
+from manifests.exceptions import InvalidImage, ManifestError, UploadTooLarge
+from manifests.images import inspect_image
+from manifests.models import Asset
+
+# Errors a domain function raises on purpose; the admin shows them, never a 500.
+DOMAIN_ERRORS = (ValidationError, ManifestError)
+
+LIST_PREVIEW_PX = 48
+FORM_PREVIEW_PX = 160
+
+
+def image_tag(url: str, *, size: int, alt: str = "") -> str:
+    """An <img> bounded to `size` pixels either way."""
+    return format_html(
+        '<img src="{}" alt="{}" class="vidpipe-preview" loading="lazy" '
+        'style="max-width:{}px;max-height:{}px;object-fit:contain;vertical-align:middle">',
+        url,
+        alt,
+        size,
+        size,
+    )
+
+
+def image_preview(image: FieldFile | None, *, size: int, alt: str = "") -> str:
+    """A bounded <img> of a stored image, or a dash when there is none."""
+    if not image:
+        return "—"
+    return image_tag(image.url, size=size, alt=alt)
+
+
+def asset_preview(asset: Asset | None, *, size: int) -> str:
+    """The asset's thumbnail when processing made one, else its reference image."""
+    if asset is None:
+        return "—"
+    return image_preview(asset.thumbnail or asset.reference_image, size=size, alt=asset.name)
+
+
+def domain_error_message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+class LabelListField(forms.CharField):
+    """A list of labels typed as comma-separated text, normalised by the domain's rule."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "Comma-separated; blanks and duplicates are dropped.")
+        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 30}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        text = super().to_python(value) or ""
+        try:
+            return services.normalize_labels(text.split(","), field="labels")
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+
+class ReferenceImageField(forms.FileField):
+    """An image upload, checked as the API checks it: by its size, then by decoding it."""
+
+    def to_python(self, data: Any) -> Any:
+        upload = super().to_python(data)
+        if upload is None:
+            return None
+        limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
+        if upload.size is not None and upload.size > limit:
+            raise ValidationError(str(UploadTooLarge(upload.size, limit)))
+        try:
+            inspect_image(upload)
+        except InvalidImage as exc:
+            raise ValidationError(str(exc)) from None
+        upload.seek(0)
+        return upload
+
+
+def adopt(target: Model, saved: Model) -> None:
+    """Make the admin's in-memory object stand for the row a domain function saved.
+
+    The admin keeps using the instance it built from the form (inline formsets and the
+    change message point at it), while the domain functions return their own instance.
+    """
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
+    target._state.fields_cache.clear()
+
+
+def save_asset_form(form: forms.ModelForm, *, manifest: Any) -> Asset:
+    """Create or update the asset behind a valid form through the domain functions, then
+    attach its uploaded image; the form's instance becomes the saved asset."""
+    data = form.cleaned_data
+    if form.instance._state.adding:
+        fields = {f: data[f] for f in services.ASSET_EDITABLE_FIELDS if f in data}
+        asset = services.asset_create(manifest=manifest, **fields)
+    else:
+        changes = {f: data[f] for f in form.changed_data if f in services.ASSET_EDITABLE_FIELDS}
+        asset = services.asset_update(asset=form.instance, **changes) if changes else None
+    if data.get("image"):
+        asset = services.asset_attach_image(
+            asset=asset or form.instance, file=data["image"], filename=data["image"].name
+        )
+    if asset is not None:
+        adopt(form.instance, asset)
+    return form.instance
+
+
+class DomainErrorsAsMessages:
+    """ModelAdmin mixin: a refusal raised by a domain function while saving or deleting
+    (after the form was valid, e.g. a concurrent change) becomes an error message on the
+    same page instead of a server error; the admin's transaction has rolled it all back."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DOMAIN_ERRORS as exc:
+            self.message_user(request, domain_error_message(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DOMAIN_ERRORS as exc:
+            self.message_user(request, domain_error_message(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())

@@ -1,0 +1,166 @@
+"""A curator's session in a real browser: headless Chromium (the system's own, never a
+download) driven by Playwright against a live server.
+
+It also refreshes the screenshots under docs/screenshots/ that the README shows.
+"""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connections
+from PIL import Image, ImageDraw
+
+from manifests import services
+from manifests.models import Asset, Manifest
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--headless",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "a-long-curator-password"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Chromium is not installed (.ci/run installs it)"
+)
+
+
+def portrait(color: str, accent: str) -> bytes:
+    """A small PNG that reads as a character card in the screenshots."""
+    image = Image.new("RGB", (240, 320), color)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((70, 40, 170, 140), fill=accent)
+    draw.rounded_rectangle((50, 150, 190, 300), radius=30, fill=accent)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_file(name: str, color: str, accent: str) -> dict:
+    return {"name": name, "mimeType": "image/png", "buffer": portrait(color, accent)}
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls
+    # are plain synchronous ones, which Django would otherwise refuse next to that loop.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+        # Next to Playwright's loop, Django hands this thread its own connection: close it,
+        # or the test database cannot be dropped at the end of the run.
+        connections.close_all()
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db):
+    get_user_model().objects.create_superuser("curator", "curator@example.com", PASSWORD)
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", "curator")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Curation")
+    # The admin's own stylesheets are served: the screenshots show the real thing.
+    header = page.eval_on_selector("#header", "el => getComputedStyle(el).backgroundColor")
+    assert header not in ("", "rgba(0, 0, 0, 0)")
+    yield page
+    page.close()
+    assert errors == [], "JavaScript errors in the admin pages"
+
+
+def seed_other_manifests():
+    """Two more manifests, so the changelist screenshot looks like a working library."""
+    forests = services.manifest_create(
+        name="Forest environments", category="ENVIRONMENTS", tags=["day", "outdoor"]
+    )
+    clearing = services.asset_create(manifest=forests, name="Clearing", asset_type="ENVIRONMENT")
+    services.asset_attach_image(
+        asset=clearing, file=io.BytesIO(portrait("#2e5e3a", "#9ccc65")), filename="clearing.png"
+    )
+    services.manifest_create(name="Noir style", category="STYLES", tags=["night"])
+
+
+def images_loaded(page, selector: str) -> list[bool]:
+    return page.eval_on_selector_all(
+        selector, "imgs => imgs.map(img => img.complete && img.naturalWidth > 0)"
+    )
+
+
+def test_curator_builds_duplicates_deletes_and_restores_a_manifest(page, live_server):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    seed_other_manifests()
+
+    # Create a manifest with two characters, images uploaded through the inline.
+    page.goto(f"{live_server.url}/admin/manifests/manifest/add/")
+    page.fill("#id_name", "Hero Characters")
+    page.select_option("#id_category", "CHARACTERS")
+    page.fill("#id_tags", "hero, night")
+    page.fill("#id_assets-0-name", "Hero")
+    page.select_option("#id_assets-0-asset_type", "CHARACTER")
+    page.set_input_files("#id_assets-0-image", png_file("hero.png", "#1e3a5f", "#f4b942"))
+    page.click("text=Add another Asset")
+    page.fill("#id_assets-1-name", "Sidekick")
+    page.select_option("#id_assets-1-asset_type", "CHARACTER")
+    page.fill("#id_assets-1-user_tags", "small, loyal")
+    page.set_input_files("#id_assets-1-image", png_file("sidekick.png", "#5f1e3a", "#7fd1b9"))
+    page.click("input[name=_continue]")
+
+    page.wait_for_selector("text=was added successfully")
+    inline = page.locator("#assets-group")
+    assert inline.locator("td.field-manifest_tag").all_inner_texts()[:2] == ["CHAR_01", "CHAR_02"]
+    assert images_loaded(page, "#assets-group img.vidpipe-preview") == [True, True]
+    manifest = Manifest.objects.get(name="Hero Characters")
+    assert (manifest.asset_count, manifest.version) == (2, 5)
+    page.screenshot(path=str(SCREENSHOTS / "manifest-change-form.png"), full_page=True)
+
+    # Duplicate it under a new name, from the change form.
+    page.click(".object-tools >> text=Duplicate")
+    page.fill(f"#id_name_{manifest.pk}", "Hero Characters, night shoot")
+    page.click("#duplicate-form input[type=submit]")
+    page.wait_for_selector("text=a copy of “Hero Characters” with its 2 assets")
+    copy = Manifest.objects.get(name="Hero Characters, night shoot")
+    assert copy.parent_manifest_id == manifest.pk
+    assert sorted(Asset.objects.filter(manifest=copy).values_list("manifest_tag", flat=True)) == [
+        "CHAR_01",
+        "CHAR_02",
+    ]
+    assert images_loaded(page, "#assets-group img.vidpipe-preview") == [True, True]
+
+    # Soft-delete the original from the changelist, then restore it from its page.
+    page.goto(f"{live_server.url}/admin/manifests/manifest/")
+    page.check(f"input[name=_selected_action][value='{manifest.pk}']")
+    page.select_option("select[name=action]", "soft_delete_selected")
+    page.click("button[name=index]")
+    page.wait_for_selector("text=Deleted 1 manifest(s)")
+    assert Manifest.deleted_objects.filter(pk=manifest.pk).exists()
+
+    page.click("#changelist-filter >> text=Deleted")
+    page.click("#result_list >> text=Hero Characters")
+    page.wait_for_selector("text=This manifest was deleted")
+    page.screenshot(path=str(SCREENSHOTS / "manifest-deleted.png"), full_page=True)
+    page.click("input[name=_restore]")
+    page.wait_for_selector("text=Restored “Hero Characters”")
+    assert Manifest.objects.filter(pk=manifest.pk).exists()
+
+    page.goto(f"{live_server.url}/admin/manifests/manifest/")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 4
+    assert all(images_loaded(page, "#result_list img.vidpipe-preview"))
+    page.screenshot(path=str(SCREENSHOTS / "manifest-changelist.png"), full_page=True)
