@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""Benchmark `manifest_duplicate`: a manifest of 1,000 assets with small images.
+
+Reports the wall time, the number of SQL queries and the bytes actually written to disk by
+the copy (0 when every file is a hard link). Runs on a throw-away SQLite database and
+MEDIA_ROOT in a temporary directory (or on `--database-url`, e.g. a scratch PostgreSQL one).
+
+    .venv/bin/python bench/bench_duplicate.py [--assets 1000] [--check]
+
+With `--check` it exits with status 1 when a target is missed (time < 1 s, queries <= 15,
+bytes copied == 0 on local disk).
+"""
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_SECONDS = 1.0
+TARGET_QUERIES = 15
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--assets", type=int, default=1000, help="assets in the manifest")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--database-url",
+        help="a scratch database to use instead of a temporary SQLite file (it gets data!)",
+    )
+    return parser.parse_args()
+
+
+def configure(workdir: Path, database_url: str | None) -> None:
+    """Point Django at a scratch database and media folder, then migrate."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "vidpipe.settings"
+    # Never the DATABASE_URL of the environment: that may be a database someone cares about.
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["MEDIA_ROOT"] = str(workdir / "media")
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def png(index: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (index % 256, index // 256 % 256, 128)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def build_manifest(asset_count: int):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from manifests import services
+
+    manifest = services.manifest_create(name="Bench", category="MIXED")
+    for index in range(asset_count):
+        asset = services.asset_create(
+            manifest=manifest, name=f"Asset {index}", asset_type="CHARACTER"
+        )
+        upload = SimpleUploadedFile(f"asset-{index}.png", png(index), content_type="image/png")
+        services.asset_attach_image(asset=asset, file=upload)
+    manifest.refresh_from_db()
+    return manifest
+
+
+def inodes_under(folder: Path) -> dict[int, int]:
+    """inode -> size of every file under `folder`."""
+    found = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            found[stat.st_ino] = stat.st_size
+    return found
+
+
+def main() -> int:
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="vidpipe-bench-") as tmp:
+        workdir = Path(tmp)
+        configure(workdir, args.database_url)
+        from django.conf import settings
+        from django.db import connection, reset_queries
+        from django.test.utils import CaptureQueriesContext
+
+        from manifests import services
+
+        started = time.perf_counter()
+        manifest = build_manifest(args.assets)
+        built = time.perf_counter() - started
+
+        media = Path(settings.MEDIA_ROOT)
+        source_inodes = inodes_under(media / "manifests" / str(manifest.id))
+        reset_queries()  # the build overflowed the query log that CaptureQueriesContext reads
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            copy = services.manifest_duplicate(manifest=manifest)
+            elapsed = time.perf_counter() - started
+        copy_inodes = inodes_under(media / "manifests" / str(copy.id))
+        copied_bytes = sum(
+            size for inode, size in copy_inodes.items() if inode not in source_inodes
+        )
+
+        print(f"database        {connection.vendor}")
+        print(f"assets          {copy.asset_count} (built in {built:.1f} s)")
+        print(f"files           {len(copy_inodes)} ({sum(source_inodes.values())} bytes)")
+        print(f"duplicate time  {elapsed:.3f} s  (target < {TARGET_SECONDS} s)")
+        print(f"queries         {len(queries)}  (target <= {TARGET_QUERIES})")
+        print(f"bytes copied    {copied_bytes}  (target 0 on local disk)")
+        missed = [
+            label
+            for label, ok in (
+                ("time", elapsed < TARGET_SECONDS),
+                ("queries", len(queries) <= TARGET_QUERIES),
+                ("bytes copied", copied_bytes == 0),
+            )
+            if not ok
+        ]
+        verdict = f"MISSED: {', '.join(missed)}" if missed else "all targets met"
+        print(f"result          {verdict}")
+        return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

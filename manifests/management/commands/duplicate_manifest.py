@@ -1,0 +1,77 @@
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from manifests import services
+from manifests.management.commands._output import plural
+from manifests.models import Asset, Manifest
+
+PROGRESS_EVERY = 100  # assets between progress lines at --verbosity 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Copy a manifest with its assets and files into a new DRAFT manifest and print the "
+        "new manifest's id (alone with --verbosity 0)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("manifest_id", help="id (UUID) of the manifest to copy")
+        parser.add_argument("--name", help='name of the copy (default: "<original> (copy)")')
+
+    def handle(self, *args, manifest_id: str, name: str | None, verbosity: int, **options):
+        source = self._live_manifest(manifest_id)
+        copied = 0
+
+        def show_progress(asset: Asset) -> None:
+            nonlocal copied
+            copied += 1
+            if copied % PROGRESS_EVERY == 0:
+                self.stdout.write(f"Copied {copied} of {source.asset_count} assets…")
+
+        try:
+            copy = services.manifest_duplicate(
+                manifest=source,
+                name=name,
+                on_asset_copied=show_progress if verbosity >= 2 else None,
+            )
+        except Manifest.DoesNotExist:
+            raise CommandError(f"Manifest {source.pk} was deleted meanwhile.") from None
+        except ValidationError as exc:
+            raise CommandError(f"Cannot duplicate: {' '.join(exc.messages)}") from None
+        if verbosity == 0:
+            self.stdout.write(str(copy.pk))
+            return
+        files = (
+            sum(
+                bool(image) + bool(thumbnail)
+                for image, thumbnail in Asset.all_objects.filter(manifest=copy).values_list(
+                    "reference_image", "thumbnail"
+                )
+            )
+            + bool(copy.thumbnail)
+            + bool(copy.contact_sheet)
+        )
+        self.stdout.write(str(copy.pk))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f'Duplicated "{source.name}" ({source.pk}) as "{copy.name}": '
+                f"{plural(copy.asset_count, 'asset')}, {plural(files, 'file')} copied."
+            )
+        )
+
+    @staticmethod
+    def _live_manifest(manifest_id: str) -> Manifest:
+        try:
+            pk = uuid.UUID(manifest_id)
+        except ValueError:
+            raise CommandError(f'"{manifest_id}" is not a manifest id (a UUID).') from None
+        manifest = Manifest.all_objects.filter(pk=pk).first()
+        if manifest is None:
+            raise CommandError(f"No manifest has the id {pk}.")
+        if manifest.is_deleted:
+            raise CommandError(
+                f'Manifest {pk} ("{manifest.name}") is deleted; restore it before duplicating.'
+            )
+        return manifest

@@ -1,0 +1,56 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+
+from manifests.management.commands._arguments import non_negative_int
+from manifests.management.commands._output import plural, size
+from manifests.purging import DEFAULT_ORPHAN_MIN_AGE, StoredFile, orphan_files_sweep
+
+DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_ORPHAN_MIN_AGE.total_seconds() // 60)
+
+
+class Command(BaseCommand):
+    help = (
+        "Remove files under the manifests' media folder that no manifest or asset refers to "
+        "(left by crashes or manual edits)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list the orphans and change nothing"
+        )
+        parser.add_argument(
+            "--min-age",
+            type=non_negative_int,
+            default=DEFAULT_MIN_AGE_MINUTES,
+            metavar="MINUTES",
+            help="leave files younger than this alone: an upload or a duplicate may be "
+            f"writing them (default {DEFAULT_MIN_AGE_MINUTES})",
+        )
+
+    def handle(self, *args, dry_run: bool, min_age: int, **options):
+        self.verbosity = options["verbosity"]
+        self.dry_run = dry_run
+        report = orphan_files_sweep(
+            dry_run=dry_run, min_age=timedelta(minutes=min_age), on_orphan=self._show_orphan
+        )
+        count = plural(len(report.files), "orphan file")
+        if dry_run:
+            summary = f"Dry run, nothing changed: would remove {count} ({size(report.bytes)})."
+        else:
+            summary = f"Removed {count} ({size(report.bytes)}, freed {size(report.bytes_freed)})."
+        self._say(self.style.SUCCESS(summary))
+        if report.files_not_removed:
+            raise CommandError(
+                f"{plural(report.files_not_removed, 'file')} could not be removed (see the log)."
+            )
+
+    def _show_orphan(self, orphan: StoredFile) -> None:
+        if self.dry_run or self.verbosity >= 2:
+            verb = "Would remove" if self.dry_run else "Removing"
+            self._say(f"{verb} {orphan.name} ({orphan.size} bytes)")
+
+    def _say(self, message: str) -> None:
+        """Everything but errors stays quiet with --verbosity 0 (cron)."""
+        if self.verbosity >= 1:
+            self.stdout.write(message)
