@@ -3,18 +3,17 @@ and snapshots of the database and the media folder to compare before and after."
 
 from datetime import timedelta
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from manifests import services
-from manifests.models import Asset, Manifest, Project, manifest_media_path
-from tests.conftest import image_bytes, image_upload, stored_files
+from manifests.models import Asset, Manifest, Project
+from tests.conftest import image_upload, stored_files
 
 
 def manifest_with_images(name: str = "Library", *, images: int = 2, derived: bool = True):
-    """A manifest whose assets have uploaded reference images and, with `derived`, asset
-    thumbnails plus a manifest thumbnail and contact sheet, all stored for real."""
+    """A manifest whose assets have uploaded reference images (each with the thumbnail the
+    upload makes, the first one also the manifest's) and, with `derived`, a contact sheet;
+    all stored for real, through the domain functions."""
     manifest = services.manifest_create(name=name)
     for index in range(images):
         asset = services.asset_create(
@@ -24,23 +23,8 @@ def manifest_with_images(name: str = "Library", *, images: int = 2, derived: boo
         services.asset_attach_image(
             asset=asset, file=image_upload(f"asset-{index}.png", color=color)
         )
-        if derived:
-            thumbnail = default_storage.save(
-                manifest_media_path(manifest.id, "thumbnails", f"{asset.id}.png"),
-                ContentFile(image_bytes(size=(4, 3), color=color)),
-            )
-            Asset.all_objects.filter(pk=asset.pk).update(thumbnail=thumbnail)
-    if derived:
-        Manifest.all_objects.filter(pk=manifest.pk).update(
-            thumbnail=default_storage.save(
-                manifest_media_path(manifest.id, "thumbnails", "manifest.png"),
-                ContentFile(image_bytes(size=(4, 3))),
-            ),
-            contact_sheet=default_storage.save(
-                manifest_media_path(manifest.id, "contact_sheets", "sheet.png"),
-                ContentFile(image_bytes(size=(12, 3))),
-            ),
-        )
+    if derived and images:
+        services.manifest_render_contact_sheet(manifest=manifest)
     manifest.refresh_from_db()
     return manifest
 
