@@ -167,6 +167,11 @@ def test_copy_keeps_working_after_its_original_is_purged(media_root, api):
     body = api.get(f"/api/manifests/{copy.pk}").json()
     for asset in body["assets"]:
         assert api.get(asset["reference_image_url"]).status_code == 200
+        assert api.get(asset["thumbnail_url"]).status_code == 200
+    # The copy's own thumbnail and contact sheet were never the original's files.
+    assert body["thumbnail_url"] == body["assets"][0]["thumbnail_url"]
+    assert api.get(body["thumbnail_url"]).status_code == 200
+    assert api.get(body["contact_sheet_url"]).status_code == 200
 
 
 def test_purging_original_and_copy_together_counts_shared_bytes_once(media_root):
