@@ -63,10 +63,11 @@ def snapshot(media_root) -> tuple[dict[str, int], list[str]]:
 
 
 def files_of(manifest: Manifest) -> list[str]:
-    """Every file name the manifest's rows refer to."""
+    """Every stored name the manifest's rows refer to, each once: the manifest's thumbnail
+    is its first asset's thumbnail file, not a file of its own."""
     names = [manifest.thumbnail.name, manifest.contact_sheet.name]
     for image, thumbnail in Asset.all_objects.filter(manifest=manifest).values_list(
         "reference_image", "thumbnail"
     ):
         names += [image, thumbnail]
-    return sorted(name for name in names if name)
+    return sorted({name for name in names if name})

@@ -60,7 +60,10 @@ def test_duplicate_prints_a_summary_with_the_id_name_assets_and_files(media_root
     assert '"Heroes"' in summary
     assert '"Season 2"' in summary
     assert "3 assets" in summary
-    assert "8 files copied" in summary  # 3 uploads, 3 thumbnails, thumbnail, contact sheet
+    # 3 uploads, 3 thumbnails, contact sheet: the manifest's thumbnail is the first asset's
+    # file, not one more copy.
+    assert len(files_of(copy)) == 7
+    assert "7 files copied" in summary
 
 
 def test_duplicate_reports_progress_at_verbosity_two(media_root):
@@ -130,7 +133,9 @@ def test_purge_dry_run_lists_what_would_go_and_changes_nothing(media_root):
         assert f"    {name} (" in out
     assert f'Skipped {pinned.pk} "Pinned"' in out
     assert "Pilot" in out
-    assert "Dry run, nothing changed: would purge 1 manifest, 2 assets, 6 files" in out
+    # 2 uploads, 2 thumbnails (the first also the manifest's), 1 contact sheet
+    assert len(files_of(doomed)) == 5
+    assert "Dry run, nothing changed: would purge 1 manifest, 2 assets, 5 files" in out
     assert "skipped 1 referenced manifest" in out
 
 
@@ -150,7 +155,8 @@ def test_purge_prints_a_line_per_batch_and_a_summary(media_root):
     assert sum(int(m[1]) for m in purged) == sum(int(m[2]) for m in purged) == 3
     assert sum(line.endswith("skipped 1.") for line in batches) == 1
     assert any(line.startswith(f"Skipped {pinned.pk}") for line in lines)
-    assert lines[-1].startswith("Purged 3 manifests, 3 assets, 3 files")
+    # Each: the upload and its thumbnail, which is also the manifest's.
+    assert lines[-1].startswith("Purged 3 manifests, 3 assets, 6 files")
     assert lines[-1].endswith("skipped 1 referenced manifest.")
     assert row_counts() == {"manifests": 1, "assets": 1, "projects": 1}
     assert stored_files(media_root) == files_of(pinned)

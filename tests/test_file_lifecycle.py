@@ -33,7 +33,7 @@ def only_asset(manifest) -> Asset:
 def test_replacing_an_image_through_the_api_removes_the_old_file(api, media_root):
     manifest = manifest_with_images("Heroes", images=1, derived=False)
     asset = only_asset(manifest)
-    old = asset.reference_image.name
+    old = [asset.reference_image.name, asset.thumbnail.name]
 
     response = api.post(
         f"/api/assets/{asset.pk}/upload", {"file": image_upload("new.png")}, format="multipart"
@@ -41,8 +41,11 @@ def test_replacing_an_image_through_the_api_removes_the_old_file(api, media_root
 
     assert response.status_code == 200, response.data
     asset.refresh_from_db()
-    assert asset.reference_image.name != old
-    assert stored_files(media_root) == [asset.reference_image.name]
+    assert asset.reference_image.name not in old
+    assert asset.thumbnail.name not in old
+    assert stored_files(media_root) == sorted([asset.reference_image.name, asset.thumbnail.name])
+    manifest.refresh_from_db()
+    assert manifest.thumbnail.name == asset.thumbnail.name
 
 
 def test_replacing_an_image_also_removes_the_old_thumbnail(media_root):
@@ -58,19 +61,20 @@ def test_replacing_an_image_also_removes_the_old_thumbnail(media_root):
 def test_a_rolled_back_replacement_keeps_the_old_file(media_root):
     manifest = manifest_with_images("Heroes", images=1, derived=False)
     asset = only_asset(manifest)
-    old = asset.reference_image.name
+    old = sorted([asset.reference_image.name, asset.thumbnail.name])
 
     with pytest.raises(Rollback), transaction.atomic():
         services.asset_attach_image(asset=asset, file=image_upload("new.png"))
         raise Rollback
 
     asset.refresh_from_db()
-    assert asset.reference_image.name == old
-    assert (media_root / old).exists()
-    # The new file has no row: it is exactly what the orphan sweep removes.
+    assert sorted([asset.reference_image.name, asset.thumbnail.name]) == old
+    assert all((media_root / name).exists() for name in old)
+    # The new image and thumbnail have no row: exactly what the orphan sweep removes.
     swept = orphan_files_sweep(min_age=timedelta(0))
-    assert len(swept.files) == 1
-    assert stored_files(media_root) == [old]
+    assert len(swept.files) == 2
+    assert not {f.name for f in swept.files} & set(old)
+    assert stored_files(media_root) == old
 
 
 def test_a_refused_upload_leaves_no_file_and_keeps_the_old_one(media_root):
@@ -92,6 +96,9 @@ def test_deleting_an_asset_through_the_api_removes_its_files(api, media_root):
     assert api.delete(f"/api/assets/{doomed.pk}").status_code == 204
 
     assert not any((media_root / name).exists() for name in doomed_files)
+    manifest.refresh_from_db()
+    # The manifest's thumbnail moved on to the asset that is left, with the rows.
+    assert manifest.thumbnail.name == kept.thumbnail.name
     assert stored_files(media_root) == files_of(manifest)
     assert kept.reference_image.name in stored_files(media_root)
 
@@ -115,7 +122,11 @@ def test_duplicate_gives_the_copy_its_own_hard_linked_files(media_root):
     copy = services.manifest_duplicate(manifest=original)
 
     copied, sources = files_of(copy), files_of(original)
-    assert len(copied) == len(sources) == 6
+    assert len(copied) == len(sources) == 5  # 2 images, 2 thumbnails, 1 contact sheet
+    # The copy's thumbnail is its own first asset's, never the original's file.
+    first_copy = Asset.all_objects.filter(manifest=copy).ordered().first()
+    assert copy.thumbnail.name == first_copy.thumbnail.name
+    assert copy.thumbnail.name != original.thumbnail.name
     assert all(name.startswith(f"manifests/{copy.pk}/") for name in copied)
     # Same data, zero bytes written: each copy is a second link to its source's inode.
     source_inodes = {os.stat(media_root / name).st_ino for name in sources}

@@ -41,7 +41,10 @@ class InjectedFailure(Exception):
 def test_purge_removes_rows_files_and_folder(media_root):
     manifest = soft_deleted(manifest_with_images("Old", images=3))
     names = files_of(manifest)
-    assert len(names) == 3 + 3 + 2  # uploads, asset thumbnails, thumbnail + contact sheet
+    first = Asset.all_objects.filter(manifest=manifest).ordered().first()
+    # The manifest's thumbnail is its first asset's file, not a file of its own.
+    assert manifest.thumbnail.name == first.thumbnail.name
+    assert len(names) == 3 + 3 + 1  # uploads, asset thumbnails, contact sheet
     assert stored_files(media_root) == sorted(names)
 
     report = manifests_purge(older_than=timedelta(days=30))
@@ -50,7 +53,8 @@ def test_purge_removes_rows_files_and_folder(media_root):
     assert not Asset.all_objects.filter(manifest_id=manifest.pk).exists()
     assert stored_files(media_root) == []
     assert not (media_root / "manifests" / str(manifest.pk)).exists()
-    assert (report.manifests, report.assets, report.files) == (1, 3, 8)
+    # The shared thumbnail is counted (and removed) once.
+    assert (report.manifests, report.assets, report.files) == (1, 3, len(names))
     assert report.bytes == report.bytes_freed > 0
     assert report.skipped == []
 
@@ -66,11 +70,16 @@ def test_purge_reports_sizes_of_the_removed_files(media_root):
 
 def test_purge_also_removes_stray_files_in_the_manifest_folder(media_root):
     manifest = soft_deleted(manifest_with_images("Old", images=1, derived=False))
-    default_storage.save(f"manifests/{manifest.pk}/uploads/left-by-a-crash.png", ContentFile(b"x"))
+    stray = default_storage.save(
+        f"manifests/{manifest.pk}/uploads/left-by-a-crash.png", ContentFile(b"x")
+    )
+    names = files_of(manifest)
+    assert len(names) == 2  # the upload and its thumbnail (also the manifest's)
 
     report = manifests_purge()
 
-    assert report.files == 2
+    assert report.files == len(names) + 1
+    assert stray not in names
     assert stored_files(media_root) == []
 
 
@@ -158,6 +167,11 @@ def test_copy_keeps_working_after_its_original_is_purged(media_root, api):
     body = api.get(f"/api/manifests/{copy.pk}").json()
     for asset in body["assets"]:
         assert api.get(asset["reference_image_url"]).status_code == 200
+        assert api.get(asset["thumbnail_url"]).status_code == 200
+    # The copy's own thumbnail and contact sheet were never the original's files.
+    assert body["thumbnail_url"] == body["assets"][0]["thumbnail_url"]
+    assert api.get(body["thumbnail_url"]).status_code == 200
+    assert api.get(body["contact_sheet_url"]).status_code == 200
 
 
 def test_purging_original_and_copy_together_counts_shared_bytes_once(media_root):

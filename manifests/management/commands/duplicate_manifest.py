@@ -43,16 +43,15 @@ class Command(BaseCommand):
         if verbosity == 0:
             self.stdout.write(str(copy.pk))
             return
-        files = (
-            sum(
-                bool(image) + bool(thumbnail)
-                for image, thumbnail in Asset.all_objects.filter(manifest=copy).values_list(
-                    "reference_image", "thumbnail"
-                )
-            )
-            + bool(copy.thumbnail)
-            + bool(copy.contact_sheet)
-        )
+        # Distinct stored names: the manifest's thumbnail is its first asset's thumbnail
+        # file, not a copy of its own.
+        names = {copy.thumbnail.name, copy.contact_sheet.name}
+        for pair in Asset.all_objects.filter(manifest=copy).values_list(
+            "reference_image", "thumbnail"
+        ):
+            names.update(pair)
+        names.discard("")
+        files = len(names)
         self.stdout.write(str(copy.pk))
         self.stdout.write(
             self.style.SUCCESS(
