@@ -79,7 +79,7 @@ def build(count: int, assets_each: int) -> None:
 def measure(count: int, args: argparse.Namespace) -> tuple[float, int, int, object]:
     from django.db import connection
 
-    from manifests.purging import manifests_purge
+    from manifests.services.purging import manifests_purge
 
     build(count, args.assets)
     queries = 0

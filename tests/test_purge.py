@@ -1,4 +1,4 @@
-"""`manifests.purging`: purging soft-deleted manifests and sweeping orphan files.
+"""`manifests.services.purging`: purging soft-deleted manifests and sweeping orphan files.
 
 These tests commit for real (`transaction=True`): each purge batch is its own transaction
 and files go only once it has committed, which is exactly what they pin.
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from manifests import services
 from manifests.models import Asset, Manifest
-from manifests.purging import (
+from manifests.services.purging import (
     PurgedManifest,
     manifest_purge_candidates,
     manifests_purge,

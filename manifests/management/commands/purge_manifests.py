@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from manifests.management.commands._arguments import non_negative_int, positive_int
 from manifests.management.commands._output import plural, size
-from manifests.purging import (
+from manifests.services.purging import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_PURGE_AGE,
     PurgeBatch,

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from manifests.management.commands._arguments import non_negative_int
 from manifests.management.commands._output import plural, size
-from manifests.purging import DEFAULT_ORPHAN_MIN_AGE, StoredFile, orphan_files_sweep
+from manifests.services.purging import DEFAULT_ORPHAN_MIN_AGE, StoredFile, orphan_files_sweep
 
 DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_ORPHAN_MIN_AGE.total_seconds() // 60)
 

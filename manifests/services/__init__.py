@@ -1,0 +1,62 @@
+"""Operations on manifests, assets and projects: the one place each rule lives.
+
+Every change the API, the admin or a management command makes goes through one of these
+functions, so tags, counts, versions, soft delete and files behave the same everywhere.
+Each runs in one transaction and locks the manifest row while it changes the manifest's
+counters, so concurrent requests cannot lose an update or hand out a tag twice.
+
+Callers use the package (`from manifests import services; services.asset_create(...)`);
+the modules split it by concern: `manifests`, `assets`, `contact_sheets`, `projects`,
+`purging`, and what they share in `common`.
+"""
+
+from manifests.services.assets import (
+    ASSET_EDITABLE_FIELDS,
+    asset_attach_image,
+    asset_create,
+    asset_delete,
+    asset_render_thumbnail,
+    asset_update,
+)
+from manifests.services.common import MAX_LABEL_LENGTH, MAX_LABELS, normalize_labels
+from manifests.services.contact_sheets import manifest_render_contact_sheet
+from manifests.services.manifests import (
+    COPY_SUFFIX,
+    MANIFEST_EDITABLE_FIELDS,
+    manifest_create,
+    manifest_duplicate,
+    manifest_restore,
+    manifest_soft_delete,
+    manifest_update,
+)
+from manifests.services.projects import project_create, project_update
+from manifests.services.purging import (
+    manifest_purge_candidates,
+    manifests_purge,
+    orphan_files_sweep,
+)
+
+__all__ = [
+    "ASSET_EDITABLE_FIELDS",
+    "COPY_SUFFIX",
+    "MANIFEST_EDITABLE_FIELDS",
+    "MAX_LABELS",
+    "MAX_LABEL_LENGTH",
+    "asset_attach_image",
+    "asset_create",
+    "asset_delete",
+    "asset_render_thumbnail",
+    "asset_update",
+    "manifest_create",
+    "manifest_duplicate",
+    "manifest_purge_candidates",
+    "manifest_render_contact_sheet",
+    "manifest_restore",
+    "manifest_soft_delete",
+    "manifest_update",
+    "manifests_purge",
+    "normalize_labels",
+    "orphan_files_sweep",
+    "project_create",
+    "project_update",
+]

@@ -1,0 +1,188 @@
+"""Operations on assets: create, update (re-tagging on a type change), delete, and their
+images (attach, thumbnail)."""
+
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Max
+
+from manifests.exceptions import UploadTooLarge
+from manifests.files import delete_files, delete_files_on_commit
+from manifests.images import (
+    inspect_and_thumbnail,
+    render_thumbnail,
+    safe_image_name,
+)
+from manifests.models import Asset, Manifest
+from manifests.services.common import (
+    changed_fields,
+    lock_manifest,
+    normalize_labels,
+    record_manifest_change,
+    refresh_manifest_thumbnail,
+    refuse_unknown,
+    thumbnail_name,
+    validate_fields,
+)
+from manifests.tagging import allocate_tag
+
+ASSET_EDITABLE_FIELDS = frozenset(
+    {"name", "asset_type", "description", "user_tags", "source", "sort_order"}
+)
+
+
+def asset_create(
+    *,
+    manifest: Manifest,
+    name: str,
+    asset_type: str,
+    description: str = "",
+    user_tags: list[str] | None = None,
+    source: str = Asset.Source.UPLOAD,
+    sort_order: int | None = None,
+) -> Asset:
+    """Add an asset to a manifest, with the next tag of its type, placed last by default."""
+    with transaction.atomic():
+        locked = lock_manifest(manifest.pk)
+        asset = Asset(
+            manifest=locked,
+            name=name.strip(),
+            asset_type=asset_type,
+            description=description,
+            user_tags=normalize_labels(user_tags, field="user_tags"),
+            source=source,
+            sort_order=0 if sort_order is None else sort_order,
+        )
+        validate_fields(asset, exclude=["manifest_tag"])
+        if sort_order is None:
+            last = Asset.all_objects.filter(manifest=locked).aggregate(last=Max("sort_order"))
+            asset.sort_order = 0 if last["last"] is None else last["last"] + 1
+        asset.manifest_tag = allocate_tag(locked, asset.asset_type)
+        asset.save(force_insert=True)
+        record_manifest_change(locked.pk, asset_delta=1, tag_sequences=locked.tag_sequences)
+    return asset
+
+
+def asset_update(*, asset: Asset, **changes: Any) -> Asset:
+    """Change an asset's editable fields; a new type gives it the next tag of that type."""
+    refuse_unknown(changes, ASSET_EDITABLE_FIELDS)
+    if "user_tags" in changes:
+        changes["user_tags"] = normalize_labels(changes["user_tags"], field="user_tags")
+    if isinstance(changes.get("name"), str):
+        changes["name"] = changes["name"].strip()
+    with transaction.atomic():
+        locked = lock_manifest(asset.manifest_id)
+        current = Asset.all_objects.get(pk=asset.pk)
+        changed = changed_fields(current, changes)
+        if not changed:
+            return current
+        for field, value in changed.items():
+            setattr(current, field, value)
+        validate_fields(current)
+        update_fields = [*changed, "updated_at"]
+        extra = {}
+        if "asset_type" in changed:
+            current.manifest_tag = allocate_tag(locked, current.asset_type)
+            update_fields.append("manifest_tag")
+            extra["tag_sequences"] = locked.tag_sequences
+        current.save(update_fields=update_fields)
+        record_manifest_change(locked.pk, **extra)
+    return current
+
+
+def asset_delete(*, asset: Asset) -> None:
+    """Remove an asset for good (its tag number is never handed out again) and its files."""
+    with transaction.atomic():
+        locked = lock_manifest(asset.manifest_id)
+        current = Asset.all_objects.filter(pk=asset.pk).first()
+        if current is None:
+            return
+        current.delete()
+        record_manifest_change(locked.pk, asset_delta=-1)
+        delete_files_on_commit([current.reference_image.name, current.thumbnail.name])
+
+
+def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = None) -> Asset:
+    """Store an uploaded image as the asset's reference image, replacing any older one.
+
+    Its thumbnail is rendered from it at the same time. Raises UploadTooLarge or
+    InvalidImage before anything is written; a failure after the write removes the new
+    files, and the old ones are removed only once the change commits.
+    """
+    limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
+    size = getattr(file, "size", None)
+    if size is not None and size > limit:
+        raise UploadTooLarge(size, limit)
+    info, thumbnail = inspect_and_thumbnail(file)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = lock_manifest(asset.manifest_id)
+            current = Asset.all_objects.get(pk=asset.pk)
+            replaced = [current.reference_image.name, current.thumbnail.name]
+            file.seek(0)
+            name = safe_image_name(filename or getattr(file, "name", None), info)
+            current.reference_image.save(name, file, save=False)
+            stored.append(current.reference_image.name)
+            current.thumbnail.save(
+                thumbnail_name(current, info.sha256, thumbnail.extension),
+                ContentFile(thumbnail.content),
+                save=False,
+            )
+            stored.append(current.thumbnail.name)
+            current.image_format = info.format
+            current.image_width = info.width
+            current.image_height = info.height
+            current.image_sha256 = info.sha256
+            current.save(
+                update_fields=[
+                    "reference_image",
+                    "thumbnail",
+                    "image_format",
+                    "image_width",
+                    "image_height",
+                    "image_sha256",
+                    "updated_at",
+                ]
+            )
+            record_manifest_change(locked.pk)
+            delete_files_on_commit(n for n in replaced if n and n not in stored)
+    except BaseException:
+        delete_files(stored)
+        raise
+    return current
+
+
+def asset_render_thumbnail(*, asset: Asset) -> Asset:
+    """Make the asset's thumbnail again from its stored image (e.g. for images uploaded
+    before thumbnails existed, or after the thumbnail settings changed)."""
+    source = Asset.all_objects.get(pk=asset.pk).reference_image
+    if not source:
+        raise ValidationError("The asset has no image to make a thumbnail from.")
+    with source.storage.open(source.name, "rb") as file:
+        rendered = render_thumbnail(file)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = lock_manifest(asset.manifest_id)
+            current = Asset.all_objects.get(pk=asset.pk)
+            if current.reference_image.name != source.name:
+                return current  # a new image arrived meanwhile, with its own thumbnail
+            previous = current.thumbnail.name
+            current.thumbnail.save(
+                thumbnail_name(current, current.image_sha256 or "thumbnail", rendered.extension),
+                ContentFile(rendered.content),
+                save=False,
+            )
+            stored.append(current.thumbnail.name)
+            # Derived from unchanged content: no new version for the asset or its manifest.
+            Asset.all_objects.filter(pk=current.pk).update(thumbnail=current.thumbnail.name)
+            refresh_manifest_thumbnail(locked.pk)
+            delete_files_on_commit([previous])
+    except BaseException:
+        delete_files(stored)
+        raise
+    return current
