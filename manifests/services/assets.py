@@ -19,11 +19,11 @@ from manifests.images import (
 from manifests.models import Asset, Manifest
 from manifests.services.common import (
     changed_fields,
+    clean_changes,
     lock_manifest,
     normalize_labels,
     record_manifest_change,
     refresh_manifest_thumbnail,
-    refuse_unknown,
     thumbnail_name,
     validate_fields,
 )
@@ -68,11 +68,7 @@ def asset_create(
 
 def asset_update(*, asset: Asset, **changes: Any) -> Asset:
     """Change an asset's editable fields; a new type gives it the next tag of that type."""
-    refuse_unknown(changes, ASSET_EDITABLE_FIELDS)
-    if "user_tags" in changes:
-        changes["user_tags"] = normalize_labels(changes["user_tags"], field="user_tags")
-    if isinstance(changes.get("name"), str):
-        changes["name"] = changes["name"].strip()
+    changes = clean_changes(changes, allowed=ASSET_EDITABLE_FIELDS, labels_field="user_tags")
     with transaction.atomic():
         locked = lock_manifest(asset.manifest_id)
         current = Asset.all_objects.get(pk=asset.pk)

@@ -93,7 +93,16 @@ def changed_fields(instance: Any, changes: dict[str, Any]) -> dict[str, Any]:
     return {field: value for field, value in changes.items() if getattr(instance, field) != value}
 
 
-def refuse_unknown(changes: dict[str, Any], allowed: frozenset[str]) -> None:
+def clean_changes(
+    changes: dict[str, Any], *, allowed: frozenset[str], labels_field: str
+) -> dict[str, Any]:
+    """Refuse fields that are not editable; normalise labels and names as on create."""
     unknown = set(changes) - allowed
     if unknown:
         raise TypeError(f"Not editable: {', '.join(sorted(unknown))}.")
+    cleaned = dict(changes)
+    if labels_field in cleaned:
+        cleaned[labels_field] = normalize_labels(cleaned[labels_field], field=labels_field)
+    if isinstance(cleaned.get("name"), str):
+        cleaned["name"] = cleaned["name"].strip()
+    return cleaned

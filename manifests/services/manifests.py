@@ -15,10 +15,10 @@ from manifests.files import copy_file, delete_files
 from manifests.models import Asset, Manifest, manifest_media_path
 from manifests.services.common import (
     changed_fields,
+    clean_changes,
     lock_manifest,
     normalize_labels,
     refresh_manifest_thumbnail,
-    refuse_unknown,
     validate_fields,
 )
 
@@ -63,11 +63,7 @@ def manifest_create(
 
 def manifest_update(*, manifest: Manifest, **changes: Any) -> Manifest:
     """Change a manifest's editable fields; the version goes up when anything changed."""
-    refuse_unknown(changes, MANIFEST_EDITABLE_FIELDS)
-    if "tags" in changes:
-        changes["tags"] = normalize_labels(changes["tags"], field="tags")
-    if isinstance(changes.get("name"), str):
-        changes["name"] = changes["name"].strip()
+    changes = clean_changes(changes, allowed=MANIFEST_EDITABLE_FIELDS, labels_field="tags")
     with transaction.atomic():
         current = lock_manifest(manifest.pk)
         changed = changed_fields(current, changes)
