@@ -1,14 +1,30 @@
 """Stored files: copying them for duplicates and removing them once nothing refers to them.
 
-Removal always waits for the surrounding transaction to commit, so a rolled-back change
-never loses a file that a row still names.
+Two rules keep storage and rows in step:
+- an old file is removed only after the change that stopped naming it commits
+  (`delete_files_on_commit`), so a rolled-back change never loses a file a row names;
+- a new file is removed again when the operation that stored it fails before its rows
+  commit (`new_files`), or when an enclosing transaction of the caller's rolls back
+  (`removed_on_failure`, used by the admin, which wraps whole forms in one transaction).
+Removal problems (a file already gone, a storage hiccup) are logged, never raised: the row
+change has happened, and `purge_orphan_files` sweeps whatever is left.
 """
 
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# Files stored by operations inside a `removed_on_failure()` block, if one is active.
+_enclosing_new_files: ContextVar[list[str] | None] = ContextVar(
+    "vidpipe_enclosing_new_files", default=None
+)
 
 
 def copy_file(source_name: str, target_name: str, storage: Storage = default_storage) -> str:
@@ -30,15 +46,58 @@ def copy_file(source_name: str, target_name: str, storage: Storage = default_sto
         return storage.save(name, source)
 
 
-def delete_files(names: Iterable[str], storage: Storage = default_storage) -> None:
-    """Remove stored files now, ignoring names that are empty or already gone."""
+def delete_files(names: Iterable[str], storage: Storage = default_storage) -> int:
+    """Remove stored files now; return how many could not be removed (each is logged)."""
+    failures = 0
     for name in names:
-        if name:
+        if not name:
+            continue
+        try:
             storage.delete(name)
+        except Exception:
+            failures += 1
+            logger.exception("Could not remove stored file %r; the orphan sweep will.", name)
+    return failures
 
 
 def delete_files_on_commit(names: Iterable[str], storage: Storage = default_storage) -> None:
     """Remove stored files once the current transaction commits (at once outside one)."""
     pending = [name for name in names if name]
     if pending:
-        transaction.on_commit(lambda: delete_files(pending, storage))
+        transaction.on_commit(lambda: delete_files(pending, storage), robust=True)
+
+
+@contextmanager
+def new_files(storage: Storage = default_storage) -> Iterator[list[str]]:
+    """Collect the names an operation stores (append to the list); remove them if it fails.
+
+    Open the operation's `transaction.atomic()` inside this block, so that the rows have
+    committed (or rolled back) by the time the block ends.
+    """
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        delete_files(stored, storage)
+        raise
+    enclosing = _enclosing_new_files.get()
+    if enclosing is not None:
+        enclosing.extend(stored)
+
+
+@contextmanager
+def removed_on_failure(storage: Storage = default_storage) -> Iterator[None]:
+    """Remove the files that operations inside stored, if the block raises.
+
+    For callers that run operations inside their own transaction, which the block's
+    exception rolls back after the operations themselves succeeded.
+    """
+    collected: list[str] = []
+    token = _enclosing_new_files.set(collected)
+    try:
+        yield
+    except BaseException:
+        delete_files(collected, storage)
+        raise
+    finally:
+        _enclosing_new_files.reset(token)

@@ -8,6 +8,7 @@ only `hard_delete()` (used by purge) removes rows.
 
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import NotSupportedError, models, transaction
 from django.db.models import Lookup, Prefetch, Q
 from django.utils import timezone
@@ -16,6 +17,8 @@ from manifests.exceptions import ManifestInUse
 
 # Text fields are unbounded in the database; this bounds what clients and staff may store.
 MAX_DESCRIPTION_LENGTH = 10_000
+# A 32-bit integer column on every backend (SQLite would take more; PostgreSQL would not).
+SORT_ORDER_MIN, SORT_ORDER_MAX = -(2**31), 2**31 - 1
 
 
 class LabelListField(models.JSONField):
@@ -276,7 +279,10 @@ class Asset(models.Model):
     image_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
     description = models.TextField(blank=True, default="", max_length=MAX_DESCRIPTION_LENGTH)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.UPLOAD)
-    sort_order = models.IntegerField(default=0)
+    sort_order = models.IntegerField(
+        default=0,
+        validators=[MinValueValidator(SORT_ORDER_MIN), MaxValueValidator(SORT_ORDER_MAX)],
+    )
     # A default rather than auto_now_add so that a duplicate can keep its source's order.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

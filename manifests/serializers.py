@@ -3,10 +3,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from manifests.models import Asset, Manifest, Project
+from manifests.models import SORT_ORDER_MAX, SORT_ORDER_MIN, Asset, Manifest, Project
 from manifests.services import MAX_LABEL_LENGTH, MAX_LABELS
-
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 @extend_schema_field({"type": "string", "format": "uri", "nullable": True, "readOnly": True})
@@ -70,8 +68,8 @@ class AssetSerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = {
             "sort_order": {
-                "min_value": INT32_MIN,
-                "max_value": INT32_MAX,
+                "min_value": SORT_ORDER_MIN,
+                "max_value": SORT_ORDER_MAX,
                 "required": False,
                 "help_text": "Position in the manifest; default: after the last asset.",
             },

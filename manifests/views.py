@@ -90,7 +90,7 @@ class ManifestViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def duplicate(self, request, pk=None):
         source = self.get_object()
-        data = request.data
+        data = request.data if request.data is not None else {}
         if not data and "name" in request.query_params:
             data = {"name": request.query_params["name"]}
         params = DuplicateRequestSerializer(data=data)
@@ -204,6 +204,10 @@ class ManifestAssetViewSet(mixins.CreateModelMixin, AssetViewSet):
             return Manifest.objects.get(pk=self.kwargs["manifest_pk"])
         except (Manifest.DoesNotExist, DjangoValidationError):
             raise Http404("No manifest matches the given id.") from None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.manifest  # noqa: B018  404 for an unknown or deleted manifest, before the body
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no real request

@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from django.http import HttpResponseRedirect
@@ -14,11 +14,13 @@ from django.utils.html import format_html
 
 from manifests import services
 from manifests.exceptions import InvalidImage, ManifestError, UploadTooLarge
+from manifests.files import removed_on_failure
 from manifests.images import inspect_image
 from manifests.models import Asset
 
-# Errors a domain function raises on purpose; the admin shows them, never a 500.
-DOMAIN_ERRORS = (ValidationError, ManifestError)
+# Errors a domain function raises on purpose, or that a concurrent change causes (a row
+# gone meanwhile); the admin shows them, never a 500.
+DOMAIN_ERRORS = (ValidationError, ManifestError, ObjectDoesNotExist)
 
 LIST_PREVIEW_PX = 48
 FORM_PREVIEW_PX = 160
@@ -131,11 +133,13 @@ def save_asset_form(form: forms.ModelForm, *, manifest: Any) -> Asset:
 class DomainErrorsAsMessages:
     """ModelAdmin mixin: a refusal raised by a domain function while saving or deleting
     (after the form was valid, e.g. a concurrent change) becomes an error message on the
-    same page instead of a server error; the admin's transaction has rolled it all back."""
+    same page instead of a server error; the admin's transaction has rolled it all back,
+    and the files its operations had stored are removed with it."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            with removed_on_failure():
+                return super().changeform_view(request, object_id, form_url, extra_context)
         except DOMAIN_ERRORS as exc:
             self.message_user(request, domain_error_message(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())

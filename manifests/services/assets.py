@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from manifests.exceptions import UploadTooLarge
-from manifests.files import delete_files, delete_files_on_commit
+from manifests.files import delete_files_on_commit, new_files
 from manifests.images import (
     inspect_and_thumbnail,
     render_thumbnail,
@@ -34,6 +34,22 @@ ASSET_EDITABLE_FIELDS = frozenset(
 )
 
 
+def _next_sort_order(manifest: Manifest) -> int:
+    """After the manifest's last asset; refused when that one already holds the largest."""
+    last = Asset.all_objects.filter(manifest=manifest).aggregate(last=Max("sort_order"))["last"]
+    if last is None:
+        return 0
+    largest = Asset._meta.get_field("sort_order").validators[-1].limit_value
+    if last >= largest:
+        raise ValidationError(
+            {
+                "sort_order": f"The last asset already has the largest sort_order ({largest}); "
+                "give this one a sort_order explicitly."
+            }
+        )
+    return last + 1
+
+
 def asset_create(
     *,
     manifest: Manifest,
@@ -47,6 +63,8 @@ def asset_create(
     """Add an asset to a manifest, with the next tag of its type, placed last by default."""
     with transaction.atomic():
         locked = lock_manifest(manifest.pk)
+        if sort_order is None:
+            sort_order = _next_sort_order(locked)
         asset = Asset(
             manifest=locked,
             name=name.strip(),
@@ -54,12 +72,9 @@ def asset_create(
             description=description,
             user_tags=normalize_labels(user_tags, field="user_tags"),
             source=source,
-            sort_order=0 if sort_order is None else sort_order,
+            sort_order=sort_order,
         )
         validate_fields(asset, exclude=["manifest_tag"])
-        if sort_order is None:
-            last = Asset.all_objects.filter(manifest=locked).aggregate(last=Max("sort_order"))
-            asset.sort_order = 0 if last["last"] is None else last["last"] + 1
         asset.manifest_tag = allocate_tag(locked, asset.asset_type)
         asset.save(force_insert=True)
         record_manifest_change(locked.pk, asset_delta=1, tag_sequences=locked.tag_sequences)
@@ -113,42 +128,37 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
     if size is not None and size > limit:
         raise UploadTooLarge(size, limit)
     info, thumbnail = inspect_and_thumbnail(file)
-    stored: list[str] = []
-    try:
-        with transaction.atomic():
-            locked = lock_manifest(asset.manifest_id)
-            current = Asset.all_objects.get(pk=asset.pk)
-            replaced = [current.reference_image.name, current.thumbnail.name]
-            file.seek(0)
-            name = safe_image_name(filename or getattr(file, "name", None), info)
-            current.reference_image.save(name, file, save=False)
-            stored.append(current.reference_image.name)
-            current.thumbnail.save(
-                thumbnail_name(current, info.sha256, thumbnail.extension),
-                ContentFile(thumbnail.content),
-                save=False,
-            )
-            stored.append(current.thumbnail.name)
-            current.image_format = info.format
-            current.image_width = info.width
-            current.image_height = info.height
-            current.image_sha256 = info.sha256
-            current.save(
-                update_fields=[
-                    "reference_image",
-                    "thumbnail",
-                    "image_format",
-                    "image_width",
-                    "image_height",
-                    "image_sha256",
-                    "updated_at",
-                ]
-            )
-            record_manifest_change(locked.pk)
-            delete_files_on_commit(n for n in replaced if n and n not in stored)
-    except BaseException:
-        delete_files(stored)
-        raise
+    with new_files() as stored, transaction.atomic():
+        locked = lock_manifest(asset.manifest_id)
+        current = Asset.all_objects.get(pk=asset.pk)
+        replaced = [current.reference_image.name, current.thumbnail.name]
+        file.seek(0)
+        name = safe_image_name(filename or getattr(file, "name", None), info)
+        current.reference_image.save(name, file, save=False)
+        stored.append(current.reference_image.name)
+        current.thumbnail.save(
+            thumbnail_name(current, info.sha256, thumbnail.extension),
+            ContentFile(thumbnail.content),
+            save=False,
+        )
+        stored.append(current.thumbnail.name)
+        current.image_format = info.format
+        current.image_width = info.width
+        current.image_height = info.height
+        current.image_sha256 = info.sha256
+        current.save(
+            update_fields=[
+                "reference_image",
+                "thumbnail",
+                "image_format",
+                "image_width",
+                "image_height",
+                "image_sha256",
+                "updated_at",
+            ]
+        )
+        record_manifest_change(locked.pk)
+        delete_files_on_commit(n for n in replaced if n and n not in stored)
     return current
 
 
@@ -160,25 +170,20 @@ def asset_render_thumbnail(*, asset: Asset) -> Asset:
         raise ValidationError("The asset has no image to make a thumbnail from.")
     with source.storage.open(source.name, "rb") as file:
         rendered = render_thumbnail(file)
-    stored: list[str] = []
-    try:
-        with transaction.atomic():
-            locked = lock_manifest(asset.manifest_id)
-            current = Asset.all_objects.get(pk=asset.pk)
-            if current.reference_image.name != source.name:
-                return current  # a new image arrived meanwhile, with its own thumbnail
-            previous = current.thumbnail.name
-            current.thumbnail.save(
-                thumbnail_name(current, current.image_sha256 or "thumbnail", rendered.extension),
-                ContentFile(rendered.content),
-                save=False,
-            )
-            stored.append(current.thumbnail.name)
-            # Derived from unchanged content: no new version for the asset or its manifest.
-            Asset.all_objects.filter(pk=current.pk).update(thumbnail=current.thumbnail.name)
-            refresh_manifest_thumbnail(locked.pk)
-            delete_files_on_commit([previous])
-    except BaseException:
-        delete_files(stored)
-        raise
+    with new_files() as stored, transaction.atomic():
+        locked = lock_manifest(asset.manifest_id)
+        current = Asset.all_objects.get(pk=asset.pk)
+        if current.reference_image.name != source.name:
+            return current  # a new image arrived meanwhile, with its own thumbnail
+        previous = current.thumbnail.name
+        current.thumbnail.save(
+            thumbnail_name(current, current.image_sha256 or "thumbnail", rendered.extension),
+            ContentFile(rendered.content),
+            save=False,
+        )
+        stored.append(current.thumbnail.name)
+        # Derived from unchanged content: no new version for the asset or its manifest.
+        Asset.all_objects.filter(pk=current.pk).update(thumbnail=current.thumbnail.name)
+        refresh_manifest_thumbnail(locked.pk)
+        delete_files_on_commit([previous])
     return current

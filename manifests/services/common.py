@@ -14,12 +14,29 @@ MAX_LABELS = 50
 MAX_LABEL_LENGTH = 64
 
 
+def refuse_null_characters(value: Any, *, field: str) -> None:
+    """Refuse NUL characters anywhere in a JSON value: PostgreSQL cannot store them (in
+    text or jsonb), so they are refused on every backend alike."""
+    pending = [value]
+    while pending:  # a loop, not recursion: the value may be nested arbitrarily deep
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValidationError({field: "Null characters (\\u0000) are not allowed."})
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+
+
 def normalize_labels(value: Any, *, field: str) -> list[str]:
     """Strip, drop blanks and duplicates, keep the order; refuse anything but strings."""
     if value is None:
         return []
     if not isinstance(value, list | tuple):
         raise ValidationError({field: "Must be a list of strings."})
+    refuse_null_characters(value, field=field)
     labels: list[str] = []
     for item in value:
         if not isinstance(item, str):

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from manifests.files import copy_file, delete_files
+from manifests.files import copy_file, new_files
 from manifests.models import Asset, Manifest, manifest_media_path
 from manifests.services.common import (
     changed_fields,
@@ -19,6 +19,7 @@ from manifests.services.common import (
     lock_manifest,
     normalize_labels,
     refresh_manifest_thumbnail,
+    refuse_null_characters,
     validate_fields,
 )
 
@@ -47,6 +48,7 @@ def manifest_create(
     total_processing_cost: Decimal | int = 0,
 ) -> Manifest:
     """Create a manifest (version 1, no assets)."""
+    refuse_null_characters(processing_progress, field="processing_progress")
     manifest = Manifest(
         name=name.strip(),
         description=description,
@@ -64,6 +66,7 @@ def manifest_create(
 def manifest_update(*, manifest: Manifest, **changes: Any) -> Manifest:
     """Change a manifest's editable fields; the version goes up when anything changed."""
     changes = clean_changes(changes, allowed=MANIFEST_EDITABLE_FIELDS, labels_field="tags")
+    refuse_null_characters(changes.get("processing_progress"), field="processing_progress")
     with transaction.atomic():
         current = lock_manifest(manifest.pk)
         changed = changed_fields(current, changes)
@@ -124,7 +127,6 @@ def manifest_duplicate(
     whatever it raises rolls the whole copy back.
     """
     name = (name or "").strip()
-    copied: list[str] = []
 
     def copy_into(copy_id: Any, folder: str, source_name: str, file_name: str) -> str:
         if not source_name:
@@ -133,65 +135,59 @@ def manifest_duplicate(
         copied.append(stored)
         return stored
 
-    try:
-        with transaction.atomic():
-            # The lock keeps assets from being added or removed while they are copied.
-            source = lock_manifest(manifest.pk)
-            assets = list(Asset.all_objects.filter(manifest=source).ordered())
-            copy = Manifest(
-                name=name or _copy_name(source.name),
-                description=source.description,
-                category=source.category,
-                tags=list(source.tags),
-                status=Manifest.Status.DRAFT,
-                asset_count=len(assets),
-                parent_manifest=source,
-                tag_sequences=dict(source.tag_sequences),
+    with new_files() as copied, transaction.atomic():
+        # The lock keeps assets from being added or removed while they are copied.
+        source = lock_manifest(manifest.pk)
+        assets = list(Asset.all_objects.filter(manifest=source).ordered())
+        copy = Manifest(
+            name=name or _copy_name(source.name),
+            description=source.description,
+            category=source.category,
+            tags=list(source.tags),
+            status=Manifest.Status.DRAFT,
+            asset_count=len(assets),
+            parent_manifest=source,
+            tag_sequences=dict(source.tag_sequences),
+        )
+        validate_fields(copy)
+        stored = source.contact_sheet.name
+        copy.contact_sheet = copy_into(copy.id, "contact_sheets", stored, os.path.basename(stored))
+        copy.save(force_insert=True)
+        # Equal sort_orders are ordered by created_at: space the copies out to keep order.
+        now = timezone.now()
+        copies = []
+        for position, asset in enumerate(assets):
+            clone = Asset(
+                manifest=copy,
+                asset_type=asset.asset_type,
+                name=asset.name,
+                manifest_tag=asset.manifest_tag,
+                user_tags=list(asset.user_tags),
+                description=asset.description,
+                source=asset.source,
+                sort_order=asset.sort_order,
+                image_format=asset.image_format,
+                image_width=asset.image_width,
+                image_height=asset.image_height,
+                image_sha256=asset.image_sha256,
+                created_at=now + timedelta(microseconds=position),
             )
-            validate_fields(copy)
-            stored = source.contact_sheet.name
-            copy.contact_sheet = copy_into(
-                copy.id, "contact_sheets", stored, os.path.basename(stored)
+            clone.reference_image = copy_into(
+                copy.id,
+                "uploads",
+                asset.reference_image.name,
+                f"{clone.id}_{_stored_basename(asset.reference_image.name, asset.id)}",
             )
-            copy.save(force_insert=True)
-            # Equal sort_orders are ordered by created_at: space the copies out to keep order.
-            now = timezone.now()
-            copies = []
-            for position, asset in enumerate(assets):
-                clone = Asset(
-                    manifest=copy,
-                    asset_type=asset.asset_type,
-                    name=asset.name,
-                    manifest_tag=asset.manifest_tag,
-                    user_tags=list(asset.user_tags),
-                    description=asset.description,
-                    source=asset.source,
-                    sort_order=asset.sort_order,
-                    image_format=asset.image_format,
-                    image_width=asset.image_width,
-                    image_height=asset.image_height,
-                    image_sha256=asset.image_sha256,
-                    created_at=now + timedelta(microseconds=position),
-                )
-                clone.reference_image = copy_into(
-                    copy.id,
-                    "uploads",
-                    asset.reference_image.name,
-                    f"{clone.id}_{_stored_basename(asset.reference_image.name, asset.id)}",
-                )
-                clone.thumbnail = copy_into(
-                    copy.id,
-                    "thumbnails",
-                    asset.thumbnail.name,
-                    f"{clone.id}_{_stored_basename(asset.thumbnail.name, asset.id)}",
-                )
-                copies.append(clone)
-                if on_asset_copied is not None:
-                    on_asset_copied(clone)
-            Asset.all_objects.bulk_create(copies)
-            refresh_manifest_thumbnail(copy.pk)
-            copy.refresh_from_db(fields=["thumbnail"])
-    except BaseException:
-        delete_files(copied)
-        raise
+            clone.thumbnail = copy_into(
+                copy.id,
+                "thumbnails",
+                asset.thumbnail.name,
+                f"{clone.id}_{_stored_basename(asset.thumbnail.name, asset.id)}",
+            )
+            copies.append(clone)
+            if on_asset_copied is not None:
+                on_asset_copied(clone)
+        Asset.all_objects.bulk_create(copies)
+        refresh_manifest_thumbnail(copy.pk)
+        copy.refresh_from_db(fields=["thumbnail"])
     return copy

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from manifests.management.commands._arguments import non_negative_int, positive_int
+from manifests.management.commands._arguments import age_in_days, positive_int
 from manifests.management.commands._output import plural, size
 from manifests.services.purging import (
     DEFAULT_BATCH_SIZE,
@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--older-than",
-            type=non_negative_int,
+            type=age_in_days,
             default=DEFAULT_PURGE_AGE.days,
             metavar="DAYS",
             help=f"purge manifests deleted more than DAYS ago (default {DEFAULT_PURGE_AGE.days})",

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from manifests.management.commands._arguments import non_negative_int
+from manifests.management.commands._arguments import age_in_minutes
 from manifests.management.commands._output import plural, size
 from manifests.services.purging import DEFAULT_ORPHAN_MIN_AGE, StoredFile, orphan_files_sweep
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--min-age",
-            type=non_negative_int,
+            type=age_in_minutes,
             default=DEFAULT_MIN_AGE_MINUTES,
             metavar="MINUTES",
             help="leave files younger than this alone: an upload or a duplicate may be "
