@@ -46,13 +46,10 @@ class StoredFile:
     freed: int
 
 
-@dataclass(frozen=True)
-class PurgedManifest:
-    id: uuid.UUID
-    name: str
-    deleted_at: datetime
-    assets: int
-    files: tuple[StoredFile, ...]
+class FileTotals:
+    """Sizes of a set of stored files, for classes with a `files` attribute."""
+
+    files: Iterable[StoredFile]
 
     @property
     def bytes(self) -> int:
@@ -61,6 +58,15 @@ class PurgedManifest:
     @property
     def bytes_freed(self) -> int:
         return sum(f.freed for f in self.files)
+
+
+@dataclass(frozen=True)
+class PurgedManifest(FileTotals):
+    id: uuid.UUID
+    name: str
+    deleted_at: datetime
+    assets: int
+    files: tuple[StoredFile, ...]
 
 
 @dataclass(frozen=True)
@@ -103,18 +109,10 @@ class PurgeReport:
 
 
 @dataclass
-class OrphanSweepReport:
+class OrphanSweepReport(FileTotals):
     dry_run: bool
     files: list[StoredFile] = field(default_factory=list)
     files_not_removed: int = 0
-
-    @property
-    def bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-    @property
-    def bytes_freed(self) -> int:
-        return sum(f.freed for f in self.files)
 
 
 # --- storage helpers -------------------------------------------------------------------------
