@@ -43,8 +43,10 @@ serve: install
 	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn vidpipe.wsgi --bind $(HOST):$(PORT) \
 		--workers $${WEB_CONCURRENCY:-3} --access-logfile - --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
+# Asks at the terminal; with DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and
+# optionally DJANGO_SUPERUSER_EMAIL) in the environment it runs without asking (--noinput).
 superuser: migrate
-	$(PY) manage.py createsuperuser
+	$(PY) manage.py createsuperuser $(if $(DJANGO_SUPERUSER_USERNAME),--noinput)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
