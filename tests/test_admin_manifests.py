@@ -604,3 +604,16 @@ def test_render_contact_sheets_action(admin_client, make_manifest, make_asset):
     with_image.refresh_from_db()
     assert with_image.contact_sheet.name.startswith(f"manifests/{with_image.pk}/contact_sheets/")
     assert not Manifest.objects.get(pk=without.pk).contact_sheet
+
+
+def test_add_form_offers_only_the_statuses_a_new_manifest_may_have(admin_client):
+    page = admin_client.get(reverse("admin:manifests_manifest_add"))
+    refused = admin_client.post(
+        reverse("admin:manifests_manifest_add"), form_data(name="Cast", status="READY")
+    )
+
+    choices = [value for value, _ in page.context["adminform"].form.fields["status"].choices]
+    assert choices == ["DRAFT", "PROCESSING"]
+    assert refused.status_code == 200
+    assert "status" in form_errors(refused)[0]
+    assert not Manifest.all_objects.exists()

@@ -212,3 +212,19 @@ def test_asset_count_always_matches(api, make_manifest):
     api.delete(f"/api/manifests/{manifest.pk}/assets/{created[1].json()['id']}")
     manifest.refresh_from_db()
     assert manifest.asset_count == 2 == Asset.objects.filter(manifest=manifest).count()
+
+
+@pytest.mark.parametrize("status", ["READY", "ERROR"])
+def test_a_new_manifest_cannot_start_ready_or_in_error(api, status):
+    response = api.post("/api/manifests", {"name": "Cast", "status": status}, format="json")
+
+    assert response.status_code == 400
+    assert "allowed: DRAFT, PROCESSING" in response.json()["status"][0]
+    assert not Manifest.all_objects.exists()
+
+
+def test_a_new_manifest_may_start_processing(api):
+    response = api.post("/api/manifests", {"name": "Cast", "status": "PROCESSING"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["status"] == "PROCESSING"

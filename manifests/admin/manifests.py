@@ -121,10 +121,14 @@ class ManifestForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         status = self.fields.get("status")
-        if status is not None and not self.instance._state.adding:
-            # Offer only the moves the domain allows from the current status.
-            current = self.instance.status
-            allowed = {current, *Manifest.STATUS_TRANSITIONS.get(current, ())}
+        if status is not None:
+            # Offer only what the domain allows: a new manifest's first statuses, or the
+            # moves from the current one.
+            if self.instance._state.adding:
+                allowed = services.CREATE_STATUSES
+            else:
+                current = self.instance.status
+                allowed = {current, *Manifest.STATUS_TRANSITIONS.get(current, ())}
             status.choices = [c for c in Manifest.Status.choices if c[0] in allowed]
 
     def clean_processing_progress(self):

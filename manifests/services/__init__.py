@@ -22,6 +22,7 @@ from manifests.services.common import MAX_LABEL_LENGTH, MAX_LABELS, normalize_la
 from manifests.services.contact_sheets import manifest_render_contact_sheet
 from manifests.services.manifests import (
     COPY_SUFFIX,
+    CREATE_STATUSES,
     MANIFEST_EDITABLE_FIELDS,
     manifest_create,
     manifest_duplicate,
@@ -39,6 +40,7 @@ from manifests.services.purging import (
 __all__ = [
     "ASSET_EDITABLE_FIELDS",
     "COPY_SUFFIX",
+    "CREATE_STATUSES",
     "MANIFEST_EDITABLE_FIELDS",
     "MAX_LABELS",
     "MAX_LABEL_LENGTH",

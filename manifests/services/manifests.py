@@ -35,6 +35,9 @@ MANIFEST_EDITABLE_FIELDS = frozenset(
     }
 )
 COPY_SUFFIX = " (copy)"
+CREATE_STATUSES = frozenset(
+    {Manifest.Status.DRAFT, *Manifest.STATUS_TRANSITIONS[Manifest.Status.DRAFT]}
+)
 
 
 def manifest_create(
@@ -47,8 +50,15 @@ def manifest_create(
     processing_progress: Any = None,
     total_processing_cost: Decimal | int = 0,
 ) -> Manifest:
-    """Create a manifest (version 1, no assets)."""
+    """Create a manifest (version 1, no assets).
+
+    A new manifest starts as DRAFT or, for a stage that begins work at once, as what a
+    DRAFT may become (PROCESSING): nothing is READY before it was processed.
+    """
     refuse_null_characters(processing_progress, field="processing_progress")
+    if status not in CREATE_STATUSES:
+        allowed = ", ".join(sorted(CREATE_STATUSES))
+        raise ValidationError({"status": f"A new manifest cannot be {status}; allowed: {allowed}."})
     manifest = Manifest(
         name=name.strip(),
         description=description,
