@@ -1,5 +1,7 @@
 """The shape of the API. Rules live in `manifests.services`; these only check shapes."""
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -21,16 +23,61 @@ class FileURLField(serializers.Field):
         return request.build_absolute_uri(value.url) if request else value.url
 
 
+# Items a label list may carry before de-duplication; the domain then allows MAX_LABELS
+# distinct ones. This bound only keeps a hostile list from costing much to validate.
+MAX_RAW_LABELS = MAX_LABELS * 10
+
+
 def label_list_field(help_text: str) -> serializers.ListField:
     return serializers.ListField(
         child=serializers.CharField(max_length=MAX_LABEL_LENGTH, allow_blank=True),
-        max_length=MAX_LABELS,
+        max_length=MAX_RAW_LABELS,
         required=False,
-        help_text=f"{help_text} Stripped, de-duplicated, order kept.",
+        help_text=f"{help_text} Stripped, de-duplicated, order kept; at most {MAX_LABELS} "
+        "distinct items.",
     )
 
 
-class AssetSerializer(serializers.ModelSerializer):
+class UUIDStringField(serializers.UUIDField):
+    """A UUID as JSON sends it: a string. (DRF's field also reads integers, so `true` or `7`
+    would name a UUID nobody meant.)"""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictSerializerMixin:
+    """What every request body shares.
+
+    - A field the serializer does not know is refused with 400 naming it, so a typo (or a
+      field by another name, e.g. `manifest` for `manifest_id`) is never silently dropped.
+      Read-only fields are known: a body read from the API can be sent back as it is.
+    - A bad choice names the values that are allowed.
+    """
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            if isinstance(field, serializers.ChoiceField) and not field.read_only:
+                allowed = ", ".join(str(choice) for choice in field.choices)
+                field.error_messages["invalid_choice"] = (
+                    f'"{{input}}" is not a valid choice; allowed: {allowed}.'
+                )
+        return fields
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                writable = ", ".join(n for n, f in self.fields.items() if not f.read_only)
+                message = f"Unknown field; the writable fields are: {writable}."
+                raise serializers.ValidationError({name: [message] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class AssetSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     manifest_id = serializers.UUIDField(read_only=True)
     user_tags = label_list_field("Free labels.")
     reference_image_url = FileURLField(source="reference_image")
@@ -77,7 +124,7 @@ class AssetSerializer(serializers.ModelSerializer):
         }
 
 
-class ManifestSerializer(serializers.ModelSerializer):
+class ManifestSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     tags = label_list_field("Tags of the manifest.")
     processing_progress = serializers.JSONField(
         required=False, allow_null=True, help_text="A JSON object written by processing."
@@ -130,7 +177,7 @@ class ManifestDetailSerializer(ManifestSerializer):
         fields = [*ManifestSerializer.Meta.fields, "assets"]
 
 
-class DuplicateRequestSerializer(serializers.Serializer):
+class DuplicateRequestSerializer(StrictSerializerMixin, serializers.Serializer):
     name = serializers.CharField(
         max_length=200,
         required=False,
@@ -145,14 +192,17 @@ class UploadRequestSerializer(serializers.Serializer):
     )
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     manifest_id = serializers.PrimaryKeyRelatedField(
         source="manifest",
         queryset=Manifest.objects.all(),
-        pk_field=serializers.UUIDField(),
+        pk_field=UUIDStringField(),
         allow_null=True,
         required=False,
         help_text="Linking a manifest pins its current version and counts the use.",
+        error_messages={
+            "does_not_exist": "No live manifest has the id {pk_value}: it is unknown or deleted.",
+        },
     )
 
     class Meta:

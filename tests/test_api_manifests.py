@@ -116,7 +116,8 @@ def test_read_only_fields_are_ignored_on_write(api, make_manifest):
         ({"name": "x" * 201}, "name"),
         ({"name": "x", "tags": "hero"}, "tags"),
         ({"name": "x", "tags": [1, {"a": 1}]}, "tags"),
-        ({"name": "x", "tags": ["t"] * 51}, "tags"),
+        ({"name": "x", "tags": [f"t{i}" for i in range(51)]}, "tags"),
+        ({"name": "x", "tags": ["t"] * 501}, "tags"),
         ({"name": "x", "tags": ["t" * 65]}, "tags"),
         ({"name": "x", "status": "DONE"}, "status"),
         ({"name": "x", "processing_progress": [1, 2]}, "processing_progress"),
@@ -228,3 +229,10 @@ def test_a_new_manifest_may_start_processing(api):
 
     assert response.status_code == 201
     assert response.json()["status"] == "PROCESSING"
+
+
+def test_the_tag_limit_counts_distinct_tags(api):
+    response = api.post("/api/manifests", {"name": "x", "tags": ["a"] * 60 + ["b"]})
+
+    assert response.status_code == 201
+    assert response.json()["tags"] == ["a", "b"]

@@ -1,8 +1,13 @@
 """Regressions found by the schema fuzzer, each pinned by a plain test."""
 
-import pytest
+import json
+import uuid
 
-from manifests.models import Manifest
+import pytest
+from django.core.exceptions import ValidationError
+
+from manifests import services
+from manifests.models import Manifest, Project
 
 
 def test_search_with_a_null_character_is_400_naming_the_parameter(api, make_manifest):
@@ -53,20 +58,80 @@ def test_json_body_over_the_memory_limit_is_413(api, settings, db):
     assert Manifest.objects.count() == 0
 
 
-def test_unknown_fields_are_ignored_everywhere(api, make_manifest, make_asset):
+def test_unknown_fields_are_400_naming_them_everywhere(api, make_manifest, make_asset):
     manifest = make_manifest()
     asset = make_asset(manifest)
-    extra = {"colour": "red", "id": "00000000-0000-0000-0000-000000000000", "deleted_at": "now"}
+    other = make_manifest("Other")
 
-    created = api.post("/api/manifests", {"name": "x", **extra})
-    patched = api.patch(f"/api/assets/{asset.pk}", {"name": "y", **extra})
-    project = api.post("/api/projects", {"name": "p", **extra})
+    created = api.post("/api/manifests", {"name": "x", "colour": "red"})
+    patched = api.patch(f"/api/assets/{asset.pk}", {"name": "y", "deleted_at": "now"})
+    project = api.post("/api/projects", {"name": "p", "manifest": str(manifest.pk)})
+    copied = api.post(f"/api/manifests/{manifest.pk}/duplicate", {"nmae": "Copy"})
 
-    assert created.status_code == 201 and "colour" not in created.json()
-    assert created.json()["id"] != extra["id"]
-    assert patched.status_code == 200 and patched.json()["id"] == str(asset.pk)
-    assert project.status_code == 201
-    assert Manifest.objects.filter(deleted_at__isnull=False).count() == 0
+    assert created.status_code == 400
+    assert created.json() == {
+        "colour": [
+            "Unknown field; the writable fields are: name, description, category, tags, "
+            "status, processing_progress, total_processing_cost."
+        ]
+    }
+    assert patched.status_code == 400 and list(patched.json()) == ["deleted_at"]
+    assert project.status_code == 400 and "manifest_id" in project.json()["manifest"][0]
+    assert copied.status_code == 400 and list(copied.json()) == ["nmae"]
+    assert Manifest.objects.count() == 2 and Manifest.objects.get(pk=asset.manifest_id) == manifest
+    asset.refresh_from_db()
+    assert asset.name == "Hero"
+    other.refresh_from_db()
+    assert other.times_used == 0 and manifest.times_used == 0
+
+
+def test_read_only_fields_sent_back_are_ignored(api, make_manifest, make_asset):
+    """A body read from the API can be sent back as it is (GET, edit, PUT)."""
+    manifest = make_manifest()
+    asset = make_asset(manifest)
+    body = api.get(f"/api/assets/{asset.pk}").json()
+    body.update(name="Renamed", id="00000000-0000-0000-0000-000000000000", manifest_tag="X_99")
+
+    response = api.put(f"/api/assets/{asset.pk}", body)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["id"] == str(asset.pk)
+    assert response.json()["manifest_tag"] == "CHAR_01"
+    assert response.json()["name"] == "Renamed"
+
+
+def test_a_bad_choice_names_the_allowed_values(api, db):
+    response = api.post("/api/manifests", {"name": "x", "category": "characters"})
+
+    assert response.status_code == 400
+    assert response.json()["category"] == [
+        '"characters" is not a valid choice; allowed: CHARACTERS, ENVIRONMENTS, OBJECTS, '
+        "STYLES, MIXED, CUSTOM."
+    ]
+
+
+@pytest.mark.parametrize("value", [True, 1, ["x"], {"id": "x"}])
+def test_a_manifest_id_must_be_a_uuid_string(api, make_manifest, value):
+    # A manifest whose id is the integer 1 as a UUID: DRF's own field would link it.
+    Manifest.all_objects.filter(pk=make_manifest().pk).update(id=uuid.UUID(int=1))
+
+    response = api.post("/api/projects", {"name": "p", "manifest_id": value})
+
+    assert response.status_code == 400
+    assert "manifest_id" in response.json()
+    assert not Project.objects.exists()
+
+
+def test_linking_a_deleted_manifest_says_so(api, make_manifest):
+    manifest = make_manifest()
+    services.manifest_soft_delete(manifest=manifest)
+
+    response = api.post("/api/projects", {"name": "p", "manifest_id": str(manifest.pk)})
+
+    assert response.status_code == 400
+    assert response.json()["manifest_id"] == [
+        f"No live manifest has the id {manifest.pk}: it is unknown or deleted."
+    ]
 
 
 @pytest.mark.parametrize("field", ["name", "description"])
@@ -86,3 +151,51 @@ def test_huge_tag_lists_are_400_naming_the_field(api, make_manifest):
     assert response.status_code == 400
     assert "tags" in response.json()
     assert Manifest.objects.get(pk=manifest.pk).tags == []
+
+
+def nested(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth - 1):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("raw_progress", "message"),
+    [
+        ('{"k": "\\ud800"}', "Unpaired surrogate"),
+        ('{"\\udfff": 1}', "Unpaired surrogate"),
+        ('{"k": ["ok", "\\u0000"]}', "Null characters"),
+        (json.dumps(nested(33)), "Nested deeper than 32 levels"),
+    ],
+)
+def test_unstorable_progress_json_is_400_and_saves_nothing(
+    api, make_manifest, raw_progress, message
+):
+    manifest = make_manifest()
+    body = f'{{"name": "x", "processing_progress": {raw_progress}}}'
+
+    created = api.generic("POST", "/api/manifests", body, content_type="application/json")
+    patched = api.generic(
+        "PATCH", f"/api/manifests/{manifest.pk}", body, content_type="application/json"
+    )
+
+    for response in (created, patched):
+        assert response.status_code == 400
+        assert message in response.json()["processing_progress"][0]
+    manifest.refresh_from_db()
+    assert (Manifest.objects.count(), manifest.name, manifest.version) == (1, "Hero Characters", 1)
+    assert api.get("/api/manifests").status_code == 200
+
+
+def test_progress_nested_32_levels_is_kept(api, db):
+    response = api.post("/api/manifests", {"name": "x", "processing_progress": nested(32)})
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numbers_in_progress_are_refused_by_the_domain(db, number):
+    with pytest.raises(ValidationError) as refused:
+        services.manifest_create(name="x", processing_progress={"done": number})
+    assert "processing_progress" in refused.value.message_dict
+    assert not Manifest.all_objects.exists()

@@ -1,6 +1,7 @@
 """What the operations share (package-internal): label normalisation, field validation, the
 manifest row lock, and the one UPDATE that records a change to a manifest's content."""
 
+import math
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,22 +13,40 @@ from manifests.models import Asset, Manifest, Project
 
 MAX_LABELS = 50
 MAX_LABEL_LENGTH = 64
+MAX_JSON_DEPTH = 32
 
 
-def refuse_null_characters(value: Any, *, field: str) -> None:
-    """Refuse NUL characters anywhere in a JSON value: PostgreSQL cannot store them (in
-    text or jsonb), so they are refused on every backend alike."""
-    pending = [value]
+def refuse_unstorable_json(value: Any, *, field: str) -> None:
+    """Refuse what a JSON value could be stored with but not read back or shown again.
+
+    - NUL characters: PostgreSQL cannot store them (in text or jsonb); refused everywhere.
+    - Lone UTF-16 surrogates ("\\ud800"): valid JSON escapes, but not text; every response
+      naming them would fail to encode.
+    - NaN and infinities: not JSON; PostgreSQL refuses them and so does the API's renderer.
+    - Nesting deeper than MAX_JSON_DEPTH: every reader (the admin's form, clients) walks it.
+    """
+    pending = [(value, 1)]
     while pending:  # a loop, not recursion: the value may be nested arbitrarily deep
-        item = pending.pop()
+        item, depth = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise ValidationError({field: "Null characters (\\u0000) are not allowed."})
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list | tuple):
-            pending.extend(item)
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValidationError(
+                        {field: "Unpaired surrogate characters (\\ud800-\\udfff) are not allowed."}
+                    ) from None
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValidationError({field: "NaN and infinite numbers are not allowed."})
+        elif isinstance(item, dict | list | tuple):
+            if depth > MAX_JSON_DEPTH:
+                raise ValidationError(
+                    {field: f"Nested deeper than {MAX_JSON_DEPTH} levels; flatten it."}
+                )
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
 
 
 def normalize_labels(value: Any, *, field: str) -> list[str]:
@@ -36,7 +55,7 @@ def normalize_labels(value: Any, *, field: str) -> list[str]:
         return []
     if not isinstance(value, list | tuple):
         raise ValidationError({field: "Must be a list of strings."})
-    refuse_null_characters(value, field=field)
+    refuse_unstorable_json(value, field=field)
     labels: list[str] = []
     for item in value:
         if not isinstance(item, str):

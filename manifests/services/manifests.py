@@ -19,7 +19,7 @@ from manifests.services.common import (
     lock_manifest,
     normalize_labels,
     refresh_manifest_thumbnail,
-    refuse_null_characters,
+    refuse_unstorable_json,
     validate_fields,
 )
 
@@ -55,7 +55,7 @@ def manifest_create(
     A new manifest starts as DRAFT or, for a stage that begins work at once, as what a
     DRAFT may become (PROCESSING): nothing is READY before it was processed.
     """
-    refuse_null_characters(processing_progress, field="processing_progress")
+    refuse_unstorable_json(processing_progress, field="processing_progress")
     if status not in CREATE_STATUSES:
         allowed = ", ".join(sorted(CREATE_STATUSES))
         raise ValidationError({"status": f"A new manifest cannot be {status}; allowed: {allowed}."})
@@ -76,7 +76,7 @@ def manifest_create(
 def manifest_update(*, manifest: Manifest, **changes: Any) -> Manifest:
     """Change a manifest's editable fields; the version goes up when anything changed."""
     changes = clean_changes(changes, allowed=MANIFEST_EDITABLE_FIELDS, labels_field="tags")
-    refuse_null_characters(changes.get("processing_progress"), field="processing_progress")
+    refuse_unstorable_json(changes.get("processing_progress"), field="processing_progress")
     with transaction.atomic():
         current = lock_manifest(manifest.pk)
         changed = changed_fields(current, changes)
