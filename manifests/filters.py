@@ -4,15 +4,28 @@ from rest_framework.exceptions import ValidationError
 
 from manifests.models import Asset, Manifest, Project
 
+MAX_SEARCH_TERMS = 20
+
 
 class SearchFilter(filters.SearchFilter):
-    """DRF's `?search=`, with a bad term (e.g. a NUL character) reported as its parameter."""
+    """DRF's `?search=`, with a bad term (e.g. a NUL character) reported as its parameter.
+
+    The number of words is bounded: each one adds an OR of LIKEs to the query, and about
+    a thousand of them exceed SQLite's expression depth (a 500).
+    """
+
+    search_description = f"Words that must all appear (at most {MAX_SEARCH_TERMS})."
 
     def get_search_terms(self, request):
         try:
-            return super().get_search_terms(request)
+            terms = super().get_search_terms(request)
         except ValidationError as exc:
             raise ValidationError({self.search_param: exc.detail}) from None
+        if len(terms) > MAX_SEARCH_TERMS:
+            raise ValidationError(
+                {self.search_param: [f"At most {MAX_SEARCH_TERMS} words, not {len(terms)}."]}
+            )
+        return terms
 
 
 class ManifestFilter(django_filters.FilterSet):

@@ -28,7 +28,7 @@ from manifests.exceptions import InvalidImage
 
 # Decoded format -> canonical extension of the stored file.
 ACCEPTED_FORMATS: dict[str, str] = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
-MAX_STORED_NAME_LENGTH = 100
+MAX_STORED_NAME_BYTES = 100
 # Thumbnail format setting -> (Pillow format, extension, save options).
 THUMBNAIL_FORMATS: dict[str, tuple[str, str, dict]] = {
     "WEBP": ("WEBP", "webp", {"quality": 82, "method": 4}),
@@ -120,7 +120,7 @@ def _inspect(file: IO[bytes]) -> tuple[ImageInfo, Image.Image]:
 
 
 def safe_image_name(client_name: str | None, info: ImageInfo) -> str:
-    """A storage-safe file name: no directories or control characters, bounded length,
+    """A storage-safe file name: no directories or control characters, at most 100 bytes,
     and the extension of the decoded format (so the served content type is the real one)."""
     base = os.path.basename((client_name or "").replace("\\", "/"))
     base = _CONTROL_CHARACTERS.sub("", unicodedata.normalize("NFKC", base))
@@ -129,7 +129,10 @@ def safe_image_name(client_name: str | None, info: ImageInfo) -> str:
         stem = get_valid_filename(stem)
     except SuspiciousFileOperation:  # the name reduces to nothing, '.' or '..'
         stem = ""
-    stem = stem[: MAX_STORED_NAME_LENGTH - len(info.extension) - 1] or "image"
+    # Bounded in bytes, not characters: file systems limit a name to 255 bytes, and 100
+    # characters of CJK text are 300 bytes. A character cut in half is dropped.
+    limit = MAX_STORED_NAME_BYTES - len(info.extension) - 1
+    stem = stem.encode()[:limit].decode(errors="ignore") or "image"
     return f"{stem}.{info.extension}"
 
 

@@ -199,3 +199,15 @@ def test_non_finite_numbers_in_progress_are_refused_by_the_domain(db, number):
         services.manifest_create(name="x", processing_progress={"done": number})
     assert "processing_progress" in refused.value.message_dict
     assert not Manifest.all_objects.exists()
+
+
+@pytest.mark.parametrize("url", ["/api/manifests", "/api/assets"])
+def test_search_takes_at_most_20_words(api, make_manifest, url):
+    make_manifest("a b")
+    twenty = "+".join(["a"] * 20)
+    thousand = "+".join(["a"] * 1000)
+
+    assert api.get(f"{url}?search={twenty}").status_code == 200
+    response = api.get(f"{url}?search={thousand}")
+    assert response.status_code == 400
+    assert response.json() == {"search": ["At most 20 words, not 1000."]}

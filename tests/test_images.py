@@ -145,6 +145,8 @@ def test_large_jpeg_is_decoded_at_reduced_scale_for_its_thumbnail():
         ("..", "image.jpg"),
         (None, "image.jpg"),
         ("a" * 500 + ".png", "a" * 96 + ".jpg"),
+        ("漢" * 120 + ".png", "漢" * 32 + ".jpg"),  # 96 bytes: whole characters only
+        ("é" * 60 + ".png", "é" * 48 + ".jpg"),
     ],
 )
 def test_safe_image_name_has_no_directories_or_control_characters(client_name, stored):

@@ -70,6 +70,7 @@ def test_deleting_an_asset_removes_its_file(api, asset, media_root):
         ("....png", "png.png"),
         ("script.html", "script.png"),
         ("x" * 300 + ".png", "x" * 96 + ".png"),
+        ("漢" * 120 + ".png", "漢" * 32 + ".png"),  # 255 bytes is a file system's limit
     ],
 )
 def test_stored_names_are_sanitised(api, asset, media_root, name, stored):
