@@ -1,5 +1,6 @@
 """Turns domain and Django errors into DRF's error answers, so views stay thin."""
 
+from django.conf import settings
 from django.core.exceptions import (
     ObjectDoesNotExist,
     RequestDataTooBig,
@@ -13,7 +14,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from manifests.exceptions import InvalidImage, ManifestInUse, UploadTooLarge
+from manifests.exceptions import InvalidImage, ManifestInUse, StoredFileMissing, UploadTooLarge
 
 
 class Conflict(exceptions.APIException):
@@ -32,12 +33,21 @@ def to_api_exception(exc: Exception) -> Exception:
     """The DRF exception that answers a domain or Django error (others pass through)."""
     if isinstance(exc, ManifestInUse):
         return Conflict({"detail": str(exc), "projects": exc.projects})
+    if isinstance(exc, StoredFileMissing):
+        return Conflict({"detail": str(exc)})
     if isinstance(exc, InvalidImage):
         return exceptions.ValidationError({"file": [str(exc)]})
-    if isinstance(exc, UploadTooLarge | RequestDataTooBig):
-        return PayloadTooLarge(str(exc) or None)
-    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return exceptions.ValidationError({"detail": str(exc)})
+    if isinstance(exc, UploadTooLarge):
+        return PayloadTooLarge(str(exc))
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return exceptions.ValidationError({"detail": f"More than {limit} form fields were sent."})
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return exceptions.ValidationError({"detail": f"More than {limit} files were sent."})
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, ObjectDoesNotExist):

@@ -35,3 +35,14 @@ class UploadTooLarge(ManifestError):
         self.limit = limit
         got = f"{size} bytes" if size is not None else "too many bytes"
         super().__init__(f"File is too large: {got}; the limit is {limit} bytes.")
+
+
+class StoredFileMissing(ManifestError):
+    """A file a row names is gone from storage (removed by hand, lost in a restore)."""
+
+    def __init__(self, what: str, name: str):
+        self.name = name
+        super().__init__(
+            f"The image file of {what} is missing from storage ({name}); "
+            "upload the image again, then retry."
+        )

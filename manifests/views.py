@@ -85,7 +85,12 @@ class ManifestViewSet(viewsets.ModelViewSet):
         summary="Duplicate a manifest with its assets and files",
         request=DuplicateRequestSerializer,
         parameters=[OpenApiParameter("name", str, description="Name of the copy.")],
-        responses={201: ManifestDetailSerializer},
+        responses={
+            201: ManifestDetailSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer, description="An asset's image file is missing from storage."
+            ),
+        },
     )
     @action(detail=True, methods=["post"])
     def duplicate(self, request, pk=None):

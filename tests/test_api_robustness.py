@@ -55,6 +55,7 @@ def test_json_body_over_the_memory_limit_is_413(api, settings, db):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = api.post("/api/manifests", {"name": "x", "description": "y" * 5000})
     assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is over the limit of 1024 bytes."}
     assert Manifest.objects.count() == 0
 
 

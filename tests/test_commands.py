@@ -116,6 +116,18 @@ def test_duplicate_refuses_an_invalid_name_and_creates_nothing(media_root):
     assert snapshot(media_root) == before
 
 
+def test_duplicate_refuses_a_manifest_whose_image_file_is_missing(media_root):
+    source = manifest_with_images("Heroes", images=2)
+    lost = Asset.objects.filter(manifest=source).last()
+    default_storage.delete(lost.reference_image.name)
+    before = snapshot(media_root)
+
+    with pytest.raises(CommandError, match=f"Cannot duplicate: .*{lost.manifest_tag}.* missing"):
+        run("duplicate_manifest", str(source.pk))
+
+    assert snapshot(media_root) == before
+
+
 # --- purge_manifests -------------------------------------------------------------------------
 
 

@@ -97,3 +97,34 @@ def test_duplicate_through_the_api_takes_the_name_from_the_body(api, make_manife
     assert response.status_code == 201
     assert response.json()["name"] == "Second cast"
     assert response.json()["parent_manifest_id"] == str(source.pk)
+
+
+def test_a_missing_original_refuses_the_duplicate_naming_the_asset(
+    api, make_manifest, make_asset, media_root
+):
+    source = make_manifest()
+    services.asset_attach_image(asset=make_asset(source, name="Hero"), file=image_upload())
+    lost = services.asset_attach_image(asset=make_asset(source, name="Lost"), file=image_upload())
+    delete_files([lost.reference_image.name])
+    before = stored_files(media_root)
+
+    response = api.post(f"/api/manifests/{source.pk}/duplicate")
+
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("The image file of CHAR_02 “Lost” is missing")
+    assert Manifest.all_objects.count() == 1
+    assert Asset.all_objects.count() == 2
+    assert stored_files(media_root) == before
+
+
+def test_missing_derived_files_are_not_copied(make_manifest, make_asset, media_root):
+    source = make_manifest()
+    asset = services.asset_attach_image(asset=make_asset(source), file=image_upload())
+    source = services.manifest_render_contact_sheet(manifest=source)
+    delete_files([asset.thumbnail.name, source.contact_sheet.name])
+
+    copy = services.manifest_duplicate(manifest=source)
+
+    copied = Asset.objects.get(manifest=copy)
+    assert copied.reference_image.read() == asset.reference_image.read()
+    assert (copied.thumbnail.name, copy.contact_sheet.name, copy.thumbnail.name) == ("", "", "")

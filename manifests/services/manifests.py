@@ -1,5 +1,6 @@
 """Operations on manifests: create, update, soft delete, restore, duplicate."""
 
+import logging
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from manifests.exceptions import StoredFileMissing
 from manifests.files import copy_file, new_files
 from manifests.models import Asset, Manifest, manifest_media_path
 from manifests.services.common import (
@@ -34,6 +36,8 @@ MANIFEST_EDITABLE_FIELDS = frozenset(
         "total_processing_cost",
     }
 )
+logger = logging.getLogger(__name__)
+
 COPY_SUFFIX = " (copy)"
 CREATE_STATUSES = frozenset(
     {Manifest.Status.DRAFT, *Manifest.STATUS_TRANSITIONS[Manifest.Status.DRAFT]}
@@ -138,10 +142,20 @@ def manifest_duplicate(
     """
     name = (name or "").strip()
 
-    def copy_into(copy_id: Any, folder: str, source_name: str, file_name: str) -> str:
+    def copy_into(
+        copy_id: Any, folder: str, source_name: str, file_name: str, *, owner: str = ""
+    ) -> str:
+        """Copy one file into the copy's folder. A missing original refuses the duplicate
+        (naming its `owner`); a missing derived file (no `owner`) is simply not copied."""
         if not source_name:
             return ""
-        stored = copy_file(source_name, manifest_media_path(copy_id, folder, file_name))
+        try:
+            stored = copy_file(source_name, manifest_media_path(copy_id, folder, file_name))
+        except FileNotFoundError:
+            if owner:
+                raise StoredFileMissing(owner, source_name) from None
+            logger.warning("Duplicate of %s: %r is missing; not copied.", manifest.pk, source_name)
+            return ""
         copied.append(stored)
         return stored
 
@@ -187,6 +201,7 @@ def manifest_duplicate(
                 "uploads",
                 asset.reference_image.name,
                 f"{clone.id}_{_stored_basename(asset.reference_image.name, asset.id)}",
+                owner=f"{asset.manifest_tag} “{asset.name}”",
             )
             clone.thumbnail = copy_into(
                 copy.id,
