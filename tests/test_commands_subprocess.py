@@ -188,3 +188,18 @@ def test_orphan_sweep_exits_zero_and_removes_only_orphans(manage, media_root):
     assert "Removed 1 orphan file (4 bytes" in result.stdout
     assert not (media_root / orphan).exists()
     assert stored_files(media_root) == files_of(live)
+
+
+def test_rebuild_thumbnails_exits_non_zero_when_an_image_is_lost(manage, media_root):
+    manifest = manifest_with_images("Cast", images=2, derived=False)
+    lost, _fine = Asset.objects.filter(manifest=manifest).order_by("manifest_tag")
+    default_storage.delete(lost.reference_image.name)
+
+    dry = manage("rebuild_thumbnails", "--all", "--dry-run")
+    real = manage("rebuild_thumbnails", "--all")
+
+    assert dry.returncode == 0, dry.stderr
+    assert "would rebuild 1 thumbnail" in dry.stdout
+    assert real.returncode != 0
+    assert f"{lost.manifest_tag} ({lost.pk})" in real.stderr and "image missing" in real.stderr
+    assert "Rebuilt 1 thumbnail." in real.stdout

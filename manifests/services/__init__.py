@@ -7,7 +7,7 @@ counters, so concurrent requests cannot lose an update or hand out a tag twice.
 
 Callers use the package (`from manifests import services; services.asset_create(...)`);
 the modules split it by concern: `manifests`, `assets`, `contact_sheets`, `projects`,
-`purging`, and what they share in `common`.
+`purging`, `thumbnails`, and what they share in `common`.
 """
 
 from manifests.services.assets import (
@@ -36,6 +36,7 @@ from manifests.services.purging import (
     manifests_purge,
     orphan_files_sweep,
 )
+from manifests.services.thumbnails import thumbnails_rebuild
 
 __all__ = [
     "ASSET_EDITABLE_FIELDS",
@@ -61,4 +62,5 @@ __all__ = [
     "orphan_files_sweep",
     "project_create",
     "project_update",
+    "thumbnails_rebuild",
 ]

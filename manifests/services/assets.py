@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
 
-from manifests.exceptions import UploadTooLarge
+from manifests.exceptions import StoredFileMissing, UploadTooLarge
 from manifests.files import delete_files_on_commit, new_files
 from manifests.images import (
     inspect_and_thumbnail,
@@ -168,8 +168,11 @@ def asset_render_thumbnail(*, asset: Asset) -> Asset:
     source = Asset.all_objects.get(pk=asset.pk).reference_image
     if not source:
         raise ValidationError("The asset has no image to make a thumbnail from.")
-    with source.storage.open(source.name, "rb") as file:
-        rendered = render_thumbnail(file)
+    try:
+        with source.storage.open(source.name, "rb") as file:
+            rendered = render_thumbnail(file)
+    except FileNotFoundError:
+        raise StoredFileMissing(f"{asset.manifest_tag} “{asset.name}”", source.name) from None
     with new_files() as stored, transaction.atomic():
         locked = lock_manifest(asset.manifest_id)
         current = Asset.all_objects.get(pk=asset.pk)
@@ -185,5 +188,7 @@ def asset_render_thumbnail(*, asset: Asset) -> Asset:
         # Derived from unchanged content: no new version for the asset or its manifest.
         Asset.all_objects.filter(pk=current.pk).update(thumbnail=current.thumbnail.name)
         refresh_manifest_thumbnail(locked.pk)
-        delete_files_on_commit([previous])
+        # The same name when the old file was missing: it is the new file now.
+        if previous != current.thumbnail.name:
+            delete_files_on_commit([previous])
     return current
