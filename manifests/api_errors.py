@@ -15,6 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from manifests.exceptions import InvalidImage, ManifestInUse, StoredFileMissing, UploadTooLarge
+from manifests.upload_handlers import UploadedFileTooBig
 
 
 class Conflict(exceptions.APIException):
@@ -37,7 +38,7 @@ def to_api_exception(exc: Exception) -> Exception:
         return Conflict({"detail": str(exc)})
     if isinstance(exc, InvalidImage):
         return exceptions.ValidationError({"file": [str(exc)]})
-    if isinstance(exc, UploadTooLarge):
+    if isinstance(exc, UploadTooLarge | UploadedFileTooBig):
         return PayloadTooLarge(str(exc))
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

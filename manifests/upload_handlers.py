@@ -12,14 +12,19 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
 
 
+class UploadedFileTooBig(RequestDataTooBig):
+    """One file of a multipart body is over VIDPIPE_MAX_UPLOAD_BYTES. A RequestDataTooBig,
+    so that outside the API Django answers it as it answers any oversized body (400)."""
+
+
 class UploadSizeLimitHandler(FileUploadHandler):
-    """Raise RequestDataTooBig (413 in the API, 400 elsewhere) once a file is too large."""
+    """Raise UploadedFileTooBig (413 in the API, 400 elsewhere) once a file is too large."""
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
         if start + len(raw_data) > limit:
             self._discard_partial_files()
-            raise RequestDataTooBig(f"An uploaded file is larger than the limit of {limit} bytes.")
+            raise UploadedFileTooBig(f"An uploaded file is larger than the limit of {limit} bytes.")
         return raw_data
 
     def file_complete(self, file_size: int) -> None:
