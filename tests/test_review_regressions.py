@@ -176,3 +176,30 @@ def test_duplicate_with_a_json_null_body_uses_the_default_name(api, make_manifes
     )
     assert response.status_code == 201
     assert response.json()["name"] == "Cast (copy)"
+
+
+@pytest.mark.parametrize("progress", ['{"done": NaN}', '{"done": Infinity}'])
+def test_admin_refuses_progress_json_the_api_could_not_show(admin_client, progress):
+    """JSON from the admin's text box may hold NaN (Python's json reads it): PostgreSQL
+    cannot store it and the API could not render it; the domain refuses it with a message."""
+    response = admin_client.post(
+        reverse("admin:manifests_manifest_add"),
+        {
+            "name": "Cast",
+            "description": "",
+            "category": "CUSTOM",
+            "tags": "",
+            "status": "DRAFT",
+            "processing_progress": progress,
+            "total_processing_cost": "0",
+            "assets-TOTAL_FORMS": "0",
+            "assets-INITIAL_FORMS": "0",
+            "assets-MIN_NUM_FORMS": "0",
+            "assets-MAX_NUM_FORMS": "1000",
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "NaN and infinite numbers are not allowed." in response.content.decode()
+    assert not Manifest.all_objects.exists()
