@@ -9,8 +9,9 @@ only `hard_delete()` (used by purge) removes rows.
 import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import NotSupportedError, models, transaction
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connections, models, transaction
 from django.db.models import Lookup, Prefetch, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse
@@ -87,6 +88,10 @@ class ManifestQuerySet(models.QuerySet):
 
     def referencing_projects(self) -> "models.QuerySet[Project]":
         return Project.objects.filter(manifest__in=self.values("pk")).order_by("name")
+
+    def copies_of(self, manifest: "Manifest") -> "ManifestQuerySet":
+        """The manifests duplicated from `manifest` (not their own copies), oldest first."""
+        return self.filter(parent_manifest=manifest).order_by("created_at")
 
     def soft_delete(self) -> int:
         """Mark the manifests deleted; refuse all of them if any project references one."""
@@ -228,6 +233,42 @@ class Manifest(models.Model):
         return super().delete()
 
     hard_delete.alters_data = True
+
+    def ancestors(self) -> list["Manifest"]:
+        """The manifests this one was copied from, the original first, deleted ones included.
+
+        One query whatever the depth: a recursive CTE climbs `parent_manifest` in the
+        database. Its UNION (not UNION ALL) drops ids already seen, so a cycle, which
+        duplication cannot make but a hand-edited row could, ends too.
+        """
+        if self.parent_manifest_id is None:
+            return []
+        db = self._state.db or DEFAULT_DB_ALIAS
+        connection = connections[db]
+        quote = connection.ops.quote_name
+        table, pk = quote(self._meta.db_table), quote(self._meta.pk.column)
+        parent = quote(self._meta.get_field("parent_manifest").column)
+        climb = (
+            f"WITH RECURSIVE lineage(id) AS ("
+            f"SELECT {parent} FROM {table} WHERE {pk} = %s AND {parent} IS NOT NULL "
+            f"UNION SELECT m.{parent} FROM {table} m JOIN lineage ON m.{pk} = lineage.id "
+            f"WHERE m.{parent} IS NOT NULL"
+            f") SELECT id FROM lineage"
+        )
+        own_pk = self._meta.pk.get_db_prep_value(self.pk, connection)
+        found = (
+            Manifest.all_objects.using(db)
+            .filter(pk__in=RawSQL(climb, (own_pk,)))
+            .exclude(pk=self.pk)
+            .order_by()
+        )
+        by_pk = {manifest.pk: manifest for manifest in found}
+        chain, parent_id = [], self.parent_manifest_id
+        while parent_id in by_pk:
+            ancestor = by_pk.pop(parent_id)  # popped: a cycle cannot bring it back
+            chain.append(ancestor)
+            parent_id = ancestor.parent_manifest_id
+        return chain[::-1]
 
 
 class AssetQuerySet(models.QuerySet):

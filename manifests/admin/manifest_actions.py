@@ -262,22 +262,12 @@ class ManifestActionsMixin:
         manifest = self._get_manifest_or_404(request, object_id)
         if not self.has_view_permission(request, manifest):
             raise PermissionDenied
-        ancestors = []
-        parent_id, seen = manifest.parent_manifest_id, {manifest.pk}
-        while parent_id is not None and parent_id not in seen:
-            parent = Manifest.all_objects.filter(pk=parent_id).first()
-            if parent is None:
-                break
-            ancestors.insert(0, parent)
-            seen.add(parent.pk)
-            parent_id = parent.parent_manifest_id
-        copies = Manifest.all_objects.filter(parent_manifest=manifest).order_by("created_at")
         context = {
             **self.admin_site.each_context(request),
             "title": f"Lineage of “{manifest.name}”",
             "opts": self.opts,
             "original": manifest,
-            "ancestors": ancestors,
-            "copies": copies,
+            "ancestors": manifest.ancestors(),
+            "copies": Manifest.all_objects.copies_of(manifest),
         }
         return TemplateResponse(request, "admin/manifests/manifest/lineage.html", context)

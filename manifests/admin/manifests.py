@@ -26,7 +26,7 @@ from manifests.admin.common import (
 )
 from manifests.admin.filters import DeletedFilter, TagFilter
 from manifests.admin.manifest_actions import ManifestActionsMixin
-from manifests.models import Asset, Manifest, Project
+from manifests.models import Asset, Manifest
 
 DELETED_BADGE = (
     '<span class="vidpipe-deleted" style="color:var(--error-fg);font-weight:bold">deleted {}</span>'
@@ -194,7 +194,7 @@ class ManifestAdmin(DomainErrorsAsMessages, ManifestActionsMixin, admin.ModelAdm
 
     @admin.display(description="Copies")
     def lineage(self, manifest: Manifest) -> str:
-        copies = Manifest.all_objects.filter(parent_manifest=manifest).count()
+        copies = Manifest.all_objects.copies_of(manifest).count()
         url = reverse("admin:manifests_manifest_lineage", args=[manifest.pk])
         return format_html('{} — <a href="{}">see the lineage</a>', copies, url)
 
@@ -241,6 +241,11 @@ class ManifestAdmin(DomainErrorsAsMessages, ManifestActionsMixin, admin.ModelAdm
     def get_deleted_objects(self, objs, request):
         """What the delete page lists: the manifests themselves (their assets stay with
         them, restorable), or the projects that keep them from being deleted."""
+        projects = (
+            Manifest.all_objects.filter(pk__in=[obj.pk for obj in objs])
+            .referencing_projects()
+            .select_related("manifest")
+        )
         protected = [
             format_html(
                 '<a href="{}">{}</a> (uses “{}”)',
@@ -248,7 +253,7 @@ class ManifestAdmin(DomainErrorsAsMessages, ManifestActionsMixin, admin.ModelAdm
                 project.name,
                 project.manifest.name,
             )
-            for project in Project.objects.filter(manifest__in=objs).select_related("manifest")
+            for project in projects
         ]
         perms_needed = set() if self.has_delete_permission(request) else {"manifest"}
         to_delete = [f"{obj.name} ({obj.asset_count} assets)" for obj in objs]
