@@ -8,6 +8,7 @@ only `hard_delete()` (used by purge) removes rows.
 
 import uuid
 
+from django.core.exceptions import EmptyResultSet
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connections, models, transaction
 from django.db.models import Lookup, Prefetch, Q
@@ -52,6 +53,43 @@ class HasLabel(Lookup):
         return sql, (*lhs_params, *rhs_params)
 
 
+# How each backend turns the JSON list in column `m.{column}` into rows, one per label,
+# readable as `label.value` (a list-less value, e.g. a JSON null, gives no rows).
+LABEL_ROWS_SQL = {
+    "postgresql": (
+        "CROSS JOIN LATERAL jsonb_array_elements_text(m.{column}) AS label(value) "
+        "WHERE jsonb_typeof(m.{column}) = 'array'"
+    ),
+    "sqlite": "CROSS JOIN json_each(m.{column}) AS label WHERE json_type(m.{column}) = 'array'",
+}
+
+
+def label_counts(queryset: models.QuerySet, field_name: str, limit: int) -> list[tuple[str, int]]:
+    """The labels of a LabelListField across `queryset`, each with the number of rows that
+    carry it (labels are unique within a list), most used first, then by label; at most
+    `limit`. One query, aggregated in the database: nothing per row reaches Python.
+    """
+    connection = connections[queryset.db]
+    rows_sql = LABEL_ROWS_SQL.get(connection.vendor)
+    if rows_sql is None:
+        raise NotSupportedError(f"label_counts is not implemented for {connection.vendor}.")
+    column = connection.ops.quote_name(queryset.model._meta.get_field(field_name).column)
+    # The pk keeps rows with equal lists apart, should `queryset` be distinct().
+    rows = queryset.order_by().values_list("pk", field_name)
+    try:
+        rows_query, params = rows.query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
+        return []
+    sql = (
+        f"SELECT label.value, COUNT(*) AS uses FROM ({rows_query}) AS m "
+        f"{rows_sql.format(column=column)} "
+        "GROUP BY label.value ORDER BY uses DESC, label.value LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, limit))
+        return [(label, uses) for label, uses in cursor.fetchall()]
+
+
 def manifest_media_path(manifest_id: uuid.UUID | str, folder: str, filename: str) -> str:
     """Where a manifest's files live in storage: `manifests/<id>/<folder>/<filename>`."""
     return f"manifests/{manifest_id}/{folder}/{filename}"
@@ -88,6 +126,10 @@ class ManifestQuerySet(models.QuerySet):
 
     def referencing_projects(self) -> "models.QuerySet[Project]":
         return Project.objects.filter(manifest__in=self.values("pk")).order_by("name")
+
+    def tag_counts(self, limit: int) -> list[tuple[str, int]]:
+        """The `limit` most used tags of these manifests with their counts, most used first."""
+        return label_counts(self, "tags", limit)
 
     def copies_of(self, manifest: "Manifest") -> "ManifestQuerySet":
         """The manifests duplicated from `manifest` (not their own copies), oldest first."""

@@ -1,10 +1,6 @@
 """The manifest changelist's own filters: deletion (live by default) and tag."""
 
-from collections import Counter
-
 from django.contrib import admin
-
-from manifests.models import Manifest
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -30,30 +26,36 @@ class DeletedFilter(admin.SimpleListFilter):
                 "display": title,
             }
 
-    def queryset(self, request, queryset):
-        if self.value() == self.DELETED:
+    @classmethod
+    def select(cls, queryset, value: str | None):
+        """The manifests a view shows, `value` being its `deleted` parameter."""
+        if value == cls.DELETED:
             return queryset.deleted()
-        if self.value() == self.ALL:
+        if value == cls.ALL:
             return queryset
         return queryset.alive()
 
+    def queryset(self, request, queryset):
+        return self.select(queryset, self.value())
+
 
 class TagFilter(admin.SimpleListFilter):
-    """The most common manifest tags (one query, whatever the page shows)."""
+    """The most used tags of the manifests the deletion filter shows (live ones by default),
+    with their counts: one query, counted in the database, whatever the number of rows."""
 
     title = "tag"
     parameter_name = "tag"
-    MOST_COMMON = 25
+    MOST_USED = 25
 
     def lookups(self, request, model_admin):
-        counts: Counter[str] = Counter()
-        for tags in Manifest.all_objects.order_by().values_list("tags", flat=True).iterator():
-            counts.update(tags or [])
-        common = sorted(counts.most_common(self.MOST_COMMON), key=lambda item: item[0].lower())
-        labels = [label for label, _ in common]
-        if self.value() and self.value() not in labels:
-            labels.append(self.value())
-        return [(label, label) for label in labels]
+        view = request.GET.get(DeletedFilter.parameter_name)
+        shown = DeletedFilter.select(model_admin.get_queryset(request), view)
+        counts = shown.tag_counts(self.MOST_USED)
+        choices = [(label, f"{label} ({uses})") for label, uses in counts]
+        selected = self.value()
+        if selected and selected not in dict(counts):
+            choices.append((selected, selected))  # keep the current choice visible
+        return choices
 
     def queryset(self, request, queryset):
         if self.value():
