@@ -8,9 +8,11 @@ only `hard_delete()` (used by purge) removes rows.
 
 import uuid
 
+from django.core.exceptions import EmptyResultSet
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import NotSupportedError, models, transaction
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connections, models, transaction
 from django.db.models import Lookup, Prefetch, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse
@@ -51,6 +53,43 @@ class HasLabel(Lookup):
         return sql, (*lhs_params, *rhs_params)
 
 
+# How each backend turns the JSON list in column `m.{column}` into rows, one per label,
+# readable as `label.value` (a list-less value, e.g. a JSON null, gives no rows).
+LABEL_ROWS_SQL = {
+    "postgresql": (
+        "CROSS JOIN LATERAL jsonb_array_elements_text(m.{column}) AS label(value) "
+        "WHERE jsonb_typeof(m.{column}) = 'array'"
+    ),
+    "sqlite": "CROSS JOIN json_each(m.{column}) AS label WHERE json_type(m.{column}) = 'array'",
+}
+
+
+def label_counts(queryset: models.QuerySet, field_name: str, limit: int) -> list[tuple[str, int]]:
+    """The labels of a LabelListField across `queryset`, each with the number of rows that
+    carry it (labels are unique within a list), most used first, then by label; at most
+    `limit`. One query, aggregated in the database: nothing per row reaches Python.
+    """
+    connection = connections[queryset.db]
+    rows_sql = LABEL_ROWS_SQL.get(connection.vendor)
+    if rows_sql is None:
+        raise NotSupportedError(f"label_counts is not implemented for {connection.vendor}.")
+    column = connection.ops.quote_name(queryset.model._meta.get_field(field_name).column)
+    # The pk keeps rows with equal lists apart, should `queryset` be distinct().
+    rows = queryset.order_by().values_list("pk", field_name)
+    try:
+        rows_query, params = rows.query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
+        return []
+    sql = (
+        f"SELECT label.value, COUNT(*) AS uses FROM ({rows_query}) AS m "
+        f"{rows_sql.format(column=column)} "
+        "GROUP BY label.value ORDER BY uses DESC, label.value LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, limit))
+        return [(label, uses) for label, uses in cursor.fetchall()]
+
+
 def manifest_media_path(manifest_id: uuid.UUID | str, folder: str, filename: str) -> str:
     """Where a manifest's files live in storage: `manifests/<id>/<folder>/<filename>`."""
     return f"manifests/{manifest_id}/{folder}/{filename}"
@@ -87,6 +126,14 @@ class ManifestQuerySet(models.QuerySet):
 
     def referencing_projects(self) -> "models.QuerySet[Project]":
         return Project.objects.filter(manifest__in=self.values("pk")).order_by("name")
+
+    def tag_counts(self, limit: int) -> list[tuple[str, int]]:
+        """The `limit` most used tags of these manifests with their counts, most used first."""
+        return label_counts(self, "tags", limit)
+
+    def copies_of(self, manifest: "Manifest") -> "ManifestQuerySet":
+        """The manifests duplicated from `manifest` (not their own copies), oldest first."""
+        return self.filter(parent_manifest=manifest).order_by("created_at")
 
     def soft_delete(self) -> int:
         """Mark the manifests deleted; refuse all of them if any project references one."""
@@ -228,6 +275,42 @@ class Manifest(models.Model):
         return super().delete()
 
     hard_delete.alters_data = True
+
+    def ancestors(self) -> list["Manifest"]:
+        """The manifests this one was copied from, the original first, deleted ones included.
+
+        One query whatever the depth: a recursive CTE climbs `parent_manifest` in the
+        database. Its UNION (not UNION ALL) drops ids already seen, so a cycle, which
+        duplication cannot make but a hand-edited row could, ends too.
+        """
+        if self.parent_manifest_id is None:
+            return []
+        db = self._state.db or DEFAULT_DB_ALIAS
+        connection = connections[db]
+        quote = connection.ops.quote_name
+        table, pk = quote(self._meta.db_table), quote(self._meta.pk.column)
+        parent = quote(self._meta.get_field("parent_manifest").column)
+        climb = (
+            f"WITH RECURSIVE lineage(id) AS ("
+            f"SELECT {parent} FROM {table} WHERE {pk} = %s AND {parent} IS NOT NULL "
+            f"UNION SELECT m.{parent} FROM {table} m JOIN lineage ON m.{pk} = lineage.id "
+            f"WHERE m.{parent} IS NOT NULL"
+            f") SELECT id FROM lineage"
+        )
+        own_pk = self._meta.pk.get_db_prep_value(self.pk, connection)
+        found = (
+            Manifest.all_objects.using(db)
+            .filter(pk__in=RawSQL(climb, (own_pk,)))
+            .exclude(pk=self.pk)
+            .order_by()
+        )
+        by_pk = {manifest.pk: manifest for manifest in found}
+        chain, parent_id = [], self.parent_manifest_id
+        while parent_id in by_pk:
+            ancestor = by_pk.pop(parent_id)  # popped: a cycle cannot bring it back
+            chain.append(ancestor)
+            parent_id = ancestor.parent_manifest_id
+        return chain[::-1]
 
 
 class AssetQuerySet(models.QuerySet):
