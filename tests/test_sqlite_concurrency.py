@@ -1,4 +1,4 @@
-"""Concurrent writes on SQLite, for real: a multi-threaded gunicorn on a database file.
+"""Concurrent traffic on SQLite, for real: a multi-threaded gunicorn on a database file.
 
 SQLite has one writer at a time. Every write operation reads first (it locks its manifest;
 `select_for_update` does nothing on SQLite), so a transaction that only asks for the write
@@ -30,6 +30,7 @@ pytestmark = [
 
 CREATES = 24
 EXISTING = 6
+READS = 4
 
 
 def staff_token(env: dict[str, str]) -> str:
@@ -65,7 +66,7 @@ def api_client(base: str, token: str):
     return call
 
 
-def test_concurrent_writes_to_a_sqlite_file_all_succeed_and_lose_nothing(tmp_path):
+def test_concurrent_writes_and_reads_on_a_sqlite_file_all_succeed_and_lose_nothing(tmp_path):
     env = production_env(tmp_path, DJANGO_SECURE_SSL_REDIRECT="0")
     manage(env, "migrate", "--noinput")
     token = staff_token(env)
@@ -80,9 +81,13 @@ def test_concurrent_writes_to_a_sqlite_file_all_succeed_and_lose_nothing(tmp_pat
             )[1]["id"]
             for i in range(EXISTING)
         ]
-        writes = [
+        traffic = [
             *(
-                ("POST", f"/api/manifests/{manifest}/assets", {"name": f"new {i}"})
+                (
+                    "POST",
+                    f"/api/manifests/{manifest}/assets",
+                    {"name": f"new {i}", "asset_type": "OBJECT"},
+                )
                 for i in range(CREATES)
             ),
             ("PATCH", f"/api/assets/{existing[0]}", {"name": "renamed"}),
@@ -91,24 +96,35 @@ def test_concurrent_writes_to_a_sqlite_file_all_succeed_and_lose_nothing(tmp_pat
             ("PATCH", f"/api/manifests/{manifest}", {"description": "busy"}),
             ("PATCH", f"/api/manifests/{manifest}", {"tags": ["crowded"]}),
             *(("UPLOAD", f"/api/assets/{asset}/upload", None) for asset in existing[3:]),
+            *(("GET", f"/api/manifests/{manifest}", None) for _ in range(READS)),
         ]
 
-        def write(i: int) -> int:
-            method, path, body = writes[i]
+        def send(i: int) -> int:
+            method, path, body = traffic[i]
             if method == "UPLOAD":
                 return call("POST", path, image=image_upload())[0]
-            if method == "POST":
-                body = {**body, "asset_type": "OBJECT"}
             return call(method, path, json_body=body)[0]
 
-        statuses = run_in_threads(write, len(writes))
+        statuses = run_in_threads(send, len(traffic))
         detail = call("GET", f"/api/manifests/{manifest}")[1]
 
-    assert statuses == [201] * CREATES + [200] * (len(writes) - CREATES)
+    assert statuses == [201] * CREATES + [200] * (len(traffic) - CREATES)
     tags = [asset["manifest_tag"] for asset in detail["assets"]]
     assert len(tags) == len(set(tags)) == detail["asset_count"] == EXISTING + CREATES
     assert sorted(tag for tag in tags if tag.startswith("OBJ_")) == [
         f"OBJ_{n:02d}" for n in range(1, CREATES + 1)
     ]
     # Every change bumped the version once: none was lost or applied twice.
-    assert detail["version"] == 1 + EXISTING + len(writes)
+    assert detail["version"] == 1 + EXISTING + len(traffic) - READS
+
+
+def test_a_sqlite_file_is_used_in_wal_mode_with_normal_sync(tmp_path):
+    code = (
+        "from django.db import connection\n"
+        "with connection.cursor() as cursor:\n"
+        "    for pragma in ('journal_mode', 'synchronous'):\n"
+        "        print(cursor.execute(f'PRAGMA {pragma}').fetchone()[0])\n"
+    )
+    result = manage(production_env(tmp_path), "shell", "--no-imports", "-c", code)
+
+    assert result.stdout.split() == ["wal", "1"]  # synchronous 1 is NORMAL
