@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from manifests import services
 from manifests.exceptions import ManifestInUse
 from manifests.models import Asset, Manifest, Project
+from tests.threads import run_in_threads
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,28 +28,6 @@ THREADS = 24
 def _postgres_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (row locks between real connections)")
-
-
-def run_in_threads(work, count: int = THREADS) -> list:
-    """Run work(i) in `count` threads released at once; return what each raised or gave."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def runner(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_parallel_asset_creation_gives_distinct_tags_and_an_exact_count(staff_user):
@@ -66,7 +45,7 @@ def test_parallel_asset_creation_gives_distinct_tags_and_an_exact_count(staff_us
         )
         return response.status_code
 
-    results = run_in_threads(create)
+    results = run_in_threads(create, THREADS)
 
     assert results == [201] * THREADS
     tags = list(Asset.objects.filter(manifest=manifest).values_list("manifest_tag", flat=True))
@@ -92,7 +71,7 @@ def test_parallel_creates_and_deletes_keep_the_count_exact():
             return services.asset_delete(asset=doomed[i // 2])
         return services.asset_create(manifest=manifest, name=f"n{i}", asset_type="STYLE")
 
-    results = run_in_threads(churn)
+    results = run_in_threads(churn, THREADS)
 
     assert not [r for r in results if isinstance(r, Exception)]
     manifest.refresh_from_db()
@@ -103,7 +82,9 @@ def test_parallel_creates_and_deletes_keep_the_count_exact():
 def test_parallel_links_count_every_use():
     manifest = services.manifest_create(name="Popular")
 
-    results = run_in_threads(lambda i: services.project_create(name=f"p{i}", manifest=manifest))
+    results = run_in_threads(
+        lambda i: services.project_create(name=f"p{i}", manifest=manifest), THREADS
+    )
 
     assert not [r for r in results if isinstance(r, Exception)]
     assert Manifest.objects.get(pk=manifest.pk).times_used == THREADS
@@ -117,7 +98,7 @@ def test_delete_racing_links_never_leaves_a_deleted_manifest_referenced():
             return services.manifest_soft_delete(manifest=manifest)
         return services.project_create(name=f"p{i}", manifest=manifest)
 
-    results = run_in_threads(act)
+    results = run_in_threads(act, THREADS)
 
     # Each link either won (a project) or met the deleted manifest (DoesNotExist); the
     # delete either won or was refused (ManifestInUse): nothing else may happen.

@@ -1,46 +1,14 @@
 """Production settings and the production serving path, checked for real."""
 
 import http.client
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import image_upload
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def production_env(tmp_path, **extra) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "test-only-" + "k" * 60,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,example.com",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-        "MEDIA_ROOT": str(tmp_path / "media"),
-    }
-    env.update(extra)
-    return env
-
-
-def manage(env, *args, check=True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=check,
-    )
+from tests.processes import gunicorn, manage, production_env
 
 
 def test_deploy_checklist_is_clean_with_production_settings(tmp_path):
@@ -56,43 +24,16 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_gunicorn_serves_the_app_and_whitenoise_its_static_files(tmp_path):
     # Behind a TLS proxy: the proxy sets X-Forwarded-Proto, Django trusts it.
     env = production_env(tmp_path, DJANGO_SECURE_PROXY_SSL_HEADER="1")
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "vidpipe.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        https = {"X-Forwarded-Proto": "https"}
-        for _ in range(100):
-            try:
-                login = urllib.request.urlopen(
-                    urllib.request.Request(f"{base}/admin/login/", headers=https), timeout=2
-                )
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not start")
+    https = {"X-Forwarded-Proto": "https"}
+    with gunicorn(env, headers=https) as base:
+        login = urllib.request.urlopen(
+            urllib.request.Request(f"{base}/admin/login/", headers=https), timeout=5
+        )
         assert login.status == 200
         assert login.headers["X-Content-Type-Options"] == "nosniff"
         assert "Strict-Transport-Security" in login.headers
@@ -113,14 +54,12 @@ def test_gunicorn_serves_the_app_and_whitenoise_its_static_files(tmp_path):
                     urllib.request.Request(f"{base}{path}", headers=https), timeout=5
                 )
             assert refused.value.code == status, path
-        plain = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        netloc = urlsplit(base).netloc
+        plain = http.client.HTTPConnection(netloc, timeout=5)
         plain.request("GET", "/api/manifests")
         redirect = plain.getresponse()
         assert redirect.status == 301  # plain HTTP is sent to https
-        assert redirect.headers["Location"] == f"https://127.0.0.1:{port}/api/manifests"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        assert redirect.headers["Location"] == f"https://{netloc}/api/manifests"
 
 
 def test_media_is_served_with_its_decoded_type_and_nosniff(api, make_manifest, make_asset):

@@ -1,0 +1,90 @@
+"""The app in real processes: `manage.py` commands and a gunicorn server on a free port,
+configured through the environment as in production."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Production settings on a fresh SQLite file and media folder under tmp_path."""
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "test-only-" + "k" * 60,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    env.update(extra)
+    return env
+
+
+def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=check,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(
+    env: dict[str, str], *options: str, headers: dict[str, str] | None = None
+) -> Iterator[str]:
+    """gunicorn serving vidpipe.wsgi on a free port; yields its base URL once it answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "vidpipe.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            *options,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    probe = urllib.request.Request(f"{base}/admin/login/", headers=headers or {})
+    try:
+        for _ in range(100):
+            if server.poll() is not None:
+                pytest.fail(f"gunicorn exited with status {server.returncode}")
+            try:
+                urllib.request.urlopen(probe, timeout=2).close()
+                break
+            except urllib.error.HTTPError:
+                break  # it answered: up, whatever the status
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not start")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
