@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from manifests import services
 from manifests.exceptions import InvalidImage
 from manifests.models import Asset
-from manifests.services.purging import orphan_files_sweep
+from manifests.services.orphans import orphan_files_sweep
 from tests.conftest import image_upload, stored_files
 from tests.ops_factories import files_of, manifest_with_images
 

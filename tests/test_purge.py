@@ -1,4 +1,5 @@
-"""`manifests.services.purging`: purging soft-deleted manifests and sweeping orphan files.
+"""`manifests.services.purging` and `.orphans`: purging soft-deleted manifests and sweeping
+orphan files.
 
 These tests commit for real (`transaction=True`): each purge batch is its own transaction
 and files go only once it has committed, which is exactly what they pin.
@@ -16,12 +17,8 @@ from django.utils import timezone
 
 from manifests import services
 from manifests.models import Asset, Manifest
-from manifests.services.purging import (
-    PurgedManifest,
-    manifest_purge_candidates,
-    manifests_purge,
-    orphan_files_sweep,
-)
+from manifests.services.orphans import orphan_files_sweep
+from manifests.services.purging import PurgedManifest, manifest_purge_candidates, manifests_purge
 from tests.conftest import image_bytes, stored_files
 from tests.ops_factories import (
     files_of,

@@ -7,7 +7,8 @@ counters, so concurrent requests cannot lose an update or hand out a tag twice.
 
 Callers use the package (`from manifests import services; services.asset_create(...)`);
 the modules split it by concern: `manifests`, `assets`, `contact_sheets`, `projects`,
-`purging`, `thumbnails`, and what they share in `common`.
+`purging`, `orphans`, `thumbnails`, and what they share in `common` (and, for purging and
+the orphan sweep, in `stored_files`).
 """
 
 from manifests.services.assets import (
@@ -30,12 +31,9 @@ from manifests.services.manifests import (
     manifest_soft_delete,
     manifest_update,
 )
+from manifests.services.orphans import orphan_files_sweep
 from manifests.services.projects import project_create, project_update
-from manifests.services.purging import (
-    manifest_purge_candidates,
-    manifests_purge,
-    orphan_files_sweep,
-)
+from manifests.services.purging import manifest_purge_candidates, manifests_purge
 from manifests.services.thumbnails import thumbnails_rebuild
 
 __all__ = [

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from manifests.management.commands._arguments import age_in_minutes
 from manifests.management.commands._output import plural, size
-from manifests.services.purging import DEFAULT_ORPHAN_MIN_AGE, StoredFile, orphan_files_sweep
+from manifests.services.orphans import DEFAULT_ORPHAN_MIN_AGE, orphan_files_sweep
+from manifests.services.stored_files import StoredFile
 
 DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_ORPHAN_MIN_AGE.total_seconds() // 60)
 

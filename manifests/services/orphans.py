@@ -1,0 +1,117 @@
+"""Sweeping stored files that no manifest or asset row refers to (orphans).
+
+Orphans are what a crash, a rolled-back change or a failed removal leaves behind under
+`manifests/`. The sweep works one manifest folder at a time, so memory stays flat however
+many files there are, and leaves young files alone: their row may not have committed yet.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.files.storage import Storage, default_storage
+from django.utils import timezone
+
+from manifests.models import Asset, Manifest
+from manifests.services.stored_files import (
+    MANIFESTS_AREA,
+    FileTotals,
+    StoredFile,
+    file_age,
+    listdir,
+    measure,
+    prune_empty_folders,
+    referenced_names,
+    remove_files,
+    walk_files,
+)
+
+# Files younger than this are never orphans: an upload or a duplicate may be writing them
+# before the row that names them commits.
+DEFAULT_ORPHAN_MIN_AGE = timedelta(hours=1)
+
+
+@dataclass
+class OrphanSweepReport(FileTotals):
+    dry_run: bool
+    files: list[StoredFile] = field(default_factory=list)
+    files_not_removed: int = 0
+
+
+def _manifest_file_names(manifest_id: uuid.UUID) -> tuple[bool, set[str]]:
+    """Whether the manifest row exists, and the file names it and its assets refer to."""
+    names: set[str] = set()
+    rows = list(
+        Manifest.all_objects.filter(pk=manifest_id).values_list("thumbnail", "contact_sheet")
+    )
+    for pair in rows:
+        names.update(pair)
+    for pair in Asset.all_objects.filter(manifest_id=manifest_id).values_list(
+        "reference_image", "thumbnail"
+    ):
+        names.update(pair)
+    names.discard("")
+    return bool(rows), names
+
+
+def _parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def orphan_files_sweep(
+    *,
+    dry_run: bool = False,
+    min_age: timedelta = DEFAULT_ORPHAN_MIN_AGE,
+    now: datetime | None = None,
+    storage: Storage = default_storage,
+    on_orphan: Callable[[StoredFile], None] | None = None,
+) -> OrphanSweepReport:
+    """Remove files under `manifests/` that no manifest or asset row refers to and that
+    are older than `min_age`, one manifest folder at a time."""
+    now = now or timezone.now()
+    report = OrphanSweepReport(dry_run=dry_run)
+    directories, loose = listdir(storage, MANIFESTS_AREA)
+    groups: list[tuple[str | None, list[str]]] = [
+        (None, [f"{MANIFESTS_AREA}/{name}" for name in sorted(loose)])
+    ]
+    groups += [(directory, []) for directory in sorted(directories)]
+    for directory, files in groups:
+        manifest_id = _parse_uuid(directory) if directory else None
+        exists, known = _manifest_file_names(manifest_id) if manifest_id else (False, set())
+        if directory is not None:
+            files = list(walk_files(storage, f"{MANIFESTS_AREA}/{directory}"))
+        # The manifest's own rows answer for almost every file (an indexed query); anything
+        # else is checked against every row before it is called an orphan.
+        unknown = [name for name in files if name not in known]
+        unreferenced = set(unknown) - referenced_names(unknown)
+        orphans = []
+        for name in unknown:
+            if name not in unreferenced:
+                continue
+            age = file_age(storage, name, now)
+            if (age is None and min_age > timedelta(0)) or (age is not None and age < min_age):
+                continue
+            orphans.append(name)
+        measured = measure(storage, orphans)
+        found = [measured[name] for name in orphans if name in measured]
+        report.files.extend(found)
+        if on_orphan is not None:
+            for orphan in found:
+                on_orphan(orphan)
+        if not dry_run:
+            report.files_not_removed += remove_files(storage, (f.name for f in found))
+            if directory is not None and not exists:
+                # Only folders of manifests that no longer exist: a live one may be written
+                # to. A folder that held only old orphans has no writer either; otherwise
+                # keep the directories changed recently (a duplicate may be filling them).
+                stale = bool(files) and len(found) == len(files)
+                prune_empty_folders(
+                    storage,
+                    f"{MANIFESTS_AREA}/{directory}",
+                    untouched_since=None if stale or not min_age else now - min_age,
+                )
+    return report
