@@ -37,13 +37,21 @@ class HasLabel(Lookup):
 
 
 # How each backend turns the JSON list in column `m.{column}` into rows, one per label,
-# readable as `label.value` (a list-less value, e.g. a JSON null, gives no rows).
+# readable as `label.value`. Only strings are labels: a value that is not a list (e.g. a
+# JSON null) gives no rows, and neither do non-string items of a hand-edited list.
 LABEL_ROWS_SQL = {
+    # The CASE, not a WHERE, keeps jsonb_array_elements from ever seeing a scalar: the
+    # planner may evaluate a LATERAL function before a filter on the outer row.
     "postgresql": (
-        "CROSS JOIN LATERAL jsonb_array_elements_text(m.{column}) AS label(value) "
-        "WHERE jsonb_typeof(m.{column}) = 'array'"
+        "CROSS JOIN LATERAL ("
+        "SELECT element #>> '{{}}' AS value FROM jsonb_array_elements("
+        "CASE WHEN jsonb_typeof(m.{column}) = 'array' THEN m.{column} ELSE '[]'::jsonb END"
+        ") AS element WHERE jsonb_typeof(element) = 'string') AS label"
     ),
-    "sqlite": "CROSS JOIN json_each(m.{column}) AS label WHERE json_type(m.{column}) = 'array'",
+    "sqlite": (
+        "CROSS JOIN json_each(m.{column}) AS label "
+        "WHERE json_type(m.{column}) = 'array' AND label.type = 'text'"
+    ),
 }
 
 

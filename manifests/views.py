@@ -63,6 +63,8 @@ class ManifestViewSet(viewsets.ModelViewSet):
         return Manifest.objects.all()
 
     def get_serializer_class(self):
+        if self.action == "duplicate":  # its body (and the browsable API's form) is a name
+            return DuplicateRequestSerializer
         return ManifestSerializer if self.action == "list" else ManifestDetailSerializer
 
     def perform_create(self, serializer):
@@ -98,7 +100,7 @@ class ManifestViewSet(viewsets.ModelViewSet):
         data = request.data if request.data is not None else {}
         if not data and "name" in request.query_params:
             data = {"name": request.query_params["name"]}
-        params = DuplicateRequestSerializer(data=data)
+        params = self.get_serializer(data=data)
         params.is_valid(raise_exception=True)
         copy = services.manifest_duplicate(manifest=source, name=params.validated_data.get("name"))
         return self._detail_response(copy, status.HTTP_201_CREATED)

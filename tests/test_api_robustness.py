@@ -212,3 +212,21 @@ def test_search_takes_at_most_20_words(api, make_manifest, url):
     response = api.get(f"{url}?search={thousand}")
     assert response.status_code == 400
     assert response.json() == {"search": ["At most 20 words, not 1000."]}
+
+
+def test_the_browsable_duplicate_form_asks_for_a_name_and_works_as_sent(
+    client, staff_user, make_manifest
+):
+    manifest = make_manifest("Cast")
+    client.force_login(staff_user)
+    url = f"/api/manifests/{manifest.pk}/duplicate"
+
+    page = client.get(url, HTTP_ACCEPT="text/html")
+    form = page.context["raw_data_post_form"]
+    content = form.fields["_content"].initial
+    sent = client.post(url, content, content_type="application/json")
+
+    assert page.status_code == 405  # GET is not allowed; the page still offers the POST form
+    assert json.loads(content) == {"name": ""}
+    assert sent.status_code == 201, sent.content
+    assert sent.json()["name"] == "Cast (copy)"

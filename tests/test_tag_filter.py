@@ -103,3 +103,13 @@ def test_changelist_queries_do_not_grow_with_manifests_or_tags(admin_client, mak
     many = [cost(), cost(deleted="all"), cost(tag="hero")]
 
     assert many == few
+
+
+def test_tag_counts_take_only_strings_from_hand_edited_lists(make_manifest):
+    odd = make_manifest("Odd")
+    make_manifest("Plain", tags=["x"])
+    make_manifest("Scalar")
+    Manifest.objects.filter(pk=odd.pk).update(tags=["x", 1, None, {"a": "b"}, ["y"], "z"])
+    Manifest.objects.filter(name="Scalar").update(tags="not a list")
+
+    assert Manifest.objects.tag_counts(10) == [("x", 2), ("z", 1)]
