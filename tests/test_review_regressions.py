@@ -203,3 +203,15 @@ def test_admin_refuses_progress_json_the_api_could_not_show(admin_client, progre
     assert response.status_code == 200
     assert "NaN and infinite numbers are not allowed." in response.content.decode()
     assert not Manifest.all_objects.exists()
+
+
+@pytest.mark.parametrize("model", ["manifest", "asset", "project"])
+def test_admin_search_takes_the_first_20_words(admin_client, make_manifest, model):
+    make_manifest("a b")
+    words = " ".join(["a"] * 1000)
+
+    response = admin_client.get(reverse(f"admin:manifests_{model}_changelist"), {"q": words})
+
+    assert response.status_code == 200
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["Searched for the first 20 of 1000 words only."]

@@ -9,6 +9,7 @@ from manifests import services
 from manifests.admin.common import (
     FORM_PREVIEW_PX,
     LIST_PREVIEW_PX,
+    BoundedSearch,
     DomainErrorsAsMessages,
     LabelListField,
     ReferenceImageField,
@@ -93,7 +94,7 @@ class AssetAdminForm(AssetForm):
 
 
 @admin.register(Asset)
-class AssetAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
+class AssetAdmin(DomainErrorsAsMessages, BoundedSearch, admin.ModelAdmin):
     form = AssetAdminForm
     list_display = [
         "list_preview",

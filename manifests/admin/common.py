@@ -11,10 +11,12 @@ from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
+from django.utils.text import smart_split
 
 from manifests import services
 from manifests.exceptions import InvalidImage, ManifestError, UploadTooLarge
 from manifests.files import removed_on_failure
+from manifests.filters import MAX_SEARCH_TERMS
 from manifests.images import inspect_image
 from manifests.models import Asset
 
@@ -150,3 +152,19 @@ class DomainErrorsAsMessages:
         except DOMAIN_ERRORS as exc:
             self.message_user(request, domain_error_message(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+
+class BoundedSearch:
+    """ModelAdmin mixin: search with at most MAX_SEARCH_TERMS words, as the API does. Each
+    word adds an OR of LIKEs; about a thousand exceed SQLite's expression depth (a 500)."""
+
+    def get_search_results(self, request, queryset, search_term):
+        words = list(smart_split(search_term))
+        if len(words) > MAX_SEARCH_TERMS:
+            self.message_user(
+                request,
+                f"Searched for the first {MAX_SEARCH_TERMS} of {len(words)} words only.",
+                messages.WARNING,
+            )
+            search_term = " ".join(words[:MAX_SEARCH_TERMS])
+        return super().get_search_results(request, queryset, search_term)

@@ -18,6 +18,7 @@ from manifests.admin.assets import AssetInline
 from manifests.admin.common import (
     FORM_PREVIEW_PX,
     LIST_PREVIEW_PX,
+    BoundedSearch,
     DomainErrorsAsMessages,
     LabelListField,
     adopt,
@@ -77,7 +78,7 @@ class ManifestForm(forms.ModelForm):
 
 
 @admin.register(Manifest)
-class ManifestAdmin(DomainErrorsAsMessages, ManifestActionsMixin, admin.ModelAdmin):
+class ManifestAdmin(DomainErrorsAsMessages, BoundedSearch, ManifestActionsMixin, admin.ModelAdmin):
     form = ManifestForm
     inlines = [AssetInline]
     list_display = [

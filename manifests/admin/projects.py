@@ -3,12 +3,12 @@
 from django.contrib import admin
 
 from manifests import services
-from manifests.admin.common import DomainErrorsAsMessages, adopt
+from manifests.admin.common import BoundedSearch, DomainErrorsAsMessages, adopt
 from manifests.models import Project
 
 
 @admin.register(Project)
-class ProjectAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
+class ProjectAdmin(DomainErrorsAsMessages, BoundedSearch, admin.ModelAdmin):
     list_display = ["name", "manifest", "manifest_version", "created_at"]
     list_select_related = ["manifest"]
     search_fields = ["name", "manifest__name"]
