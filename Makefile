@@ -46,7 +46,7 @@ serve: install
 # Asks at the terminal; with DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and
 # optionally DJANGO_SUPERUSER_EMAIL) in the environment it runs without asking (--noinput).
 superuser: migrate
-	$(PY) manage.py createsuperuser $(if $(DJANGO_SUPERUSER_USERNAME),--noinput)
+	$(PY) manage.py createsuperuser $(if $(and $(DJANGO_SUPERUSER_USERNAME),$(DJANGO_SUPERUSER_PASSWORD)),--noinput)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

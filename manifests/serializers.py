@@ -32,6 +32,10 @@ def label_list_field(help_text: str) -> serializers.ListField:
     return serializers.ListField(
         child=serializers.CharField(max_length=MAX_LABEL_LENGTH, allow_blank=True),
         max_length=MAX_RAW_LABELS,
+        error_messages={
+            "max_length": f"At most {MAX_RAW_LABELS} items may be sent; "
+            f"{MAX_LABELS} distinct ones are kept."
+        },
         required=False,
         help_text=f"{help_text} Stripped, de-duplicated, order kept; at most {MAX_LABELS} "
         "distinct items.",

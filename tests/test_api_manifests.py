@@ -236,3 +236,10 @@ def test_the_tag_limit_counts_distinct_tags(api):
 
     assert response.status_code == 201
     assert response.json()["tags"] == ["a", "b"]
+
+
+def test_a_hostile_tag_list_is_refused_saying_what_is_allowed(api, db):
+    response = api.post("/api/manifests", {"name": "x", "tags": ["a"] * 501})
+
+    assert response.status_code == 400
+    assert response.json()["tags"] == ["At most 500 items may be sent; 50 distinct ones are kept."]

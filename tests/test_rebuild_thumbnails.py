@@ -124,8 +124,30 @@ def test_a_duplicate_of_a_manifest_that_lost_a_thumbnail_gets_it_back(media_root
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("nope", "is not a manifest id"), ("00000000-0000-0000-0000-000000000001", "no live")],
+    [
+        ("nope", "is not a manifest id"),
+        ("00000000-0000-0000-0000-000000000001", "No live manifest has the id"),
+    ],
 )
 def test_a_bad_manifest_option_is_refused(media_root, value, message):
     with pytest.raises(CommandError, match=message):
         run("--manifest", value)
+
+
+def test_a_storage_failure_is_reported_and_the_run_goes_on(media_root):
+    broken = manifest_with_images("Broken", images=1, derived=False)
+    fine = manifest_with_images("Fine", images=1, derived=False)
+    for manifest in (broken, fine):
+        default_storage.delete(Asset.objects.get(manifest=manifest).thumbnail.name)
+    # A file where the thumbnails folder should be: a real storage error, no mock.
+    folder = media_root / "manifests" / str(broken.pk) / "thumbnails"
+    folder.rmdir()
+    folder.write_bytes(b"not a folder")
+
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 thumbnail could not be rebuilt"):
+        call_command("rebuild_thumbnails", stdout=io.StringIO(), stderr=err)
+
+    assert "storage error" in err.getvalue()
+    rebuilt = Asset.objects.get(manifest=fine).thumbnail.name
+    assert default_storage.exists(rebuilt)

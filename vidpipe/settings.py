@@ -100,24 +100,25 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            # Seconds to wait for a competing writer's lock.
-            "timeout": 20,
-            # Every operation reads (locks its manifest: select_for_update is a no-op here)
-            # before it writes. In a deferred transaction SQLite cannot wait to upgrade that
-            # read to a write (it could deadlock), so it answers "database is locked" at
-            # once, whatever the timeout. BEGIN IMMEDIATE takes the write lock up front and
-            # waits for it, which also serialises the manifest's read-modify-write.
-            "transaction_mode": "IMMEDIATE",
-            # Write-ahead log: readers and the one writer no longer block each other, and
-            # with synchronous=NORMAL a commit skips its fsync (only checkpoints sync), so
-            # the write lock is held for less time. Still never corrupt; a power cut may lose
-            # the last commits. WAL is stored in the file (db.sqlite3-wal and -shm appear
-            # beside it while open); an in-memory database, as in the tests, ignores it.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-        }
-    )
+    # Defaults: options given in DATABASE_URL (?timeout=…) win.
+    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    for _option, _value in {
+        # Seconds to wait for a competing writer's lock.
+        "timeout": 20,
+        # Every operation reads (locks its manifest: select_for_update is a no-op here)
+        # before it writes. In a deferred transaction SQLite cannot wait to upgrade that
+        # read to a write (it could deadlock), so it answers "database is locked" at
+        # once, whatever the timeout. BEGIN IMMEDIATE takes the write lock up front and
+        # waits for it, which also serialises the manifest's read-modify-write.
+        "transaction_mode": "IMMEDIATE",
+        # Write-ahead log: readers and the one writer no longer block each other, and
+        # with synchronous=NORMAL a commit skips its fsync (only checkpoints sync), so
+        # the write lock is held for less time. Still never corrupt; a power cut may lose
+        # the last commits. WAL is stored in the file (db.sqlite3-wal and -shm appear
+        # beside it while open); an in-memory database, as in the tests, ignores it.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }.items():
+        _sqlite_options.setdefault(_option, _value)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -18,6 +18,7 @@ from manifests.images import (
 )
 from manifests.models import Asset, Manifest
 from manifests.services.common import (
+    asset_label,
     changed_fields,
     clean_changes,
     lock_manifest,
@@ -172,7 +173,7 @@ def asset_render_thumbnail(*, asset: Asset) -> Asset:
         with source.storage.open(source.name, "rb") as file:
             rendered = render_thumbnail(file)
     except FileNotFoundError:
-        raise StoredFileMissing(f"{asset.manifest_tag} “{asset.name}”", source.name) from None
+        raise StoredFileMissing(asset_label(asset), source.name) from None
     with new_files() as stored, transaction.atomic():
         locked = lock_manifest(asset.manifest_id)
         current = Asset.all_objects.get(pk=asset.pk)

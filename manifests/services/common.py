@@ -72,6 +72,11 @@ def normalize_labels(value: Any, *, field: str) -> list[str]:
     return labels
 
 
+def asset_label(asset: Asset) -> str:
+    """How messages name an asset: `CHAR_01 “Hero”`."""
+    return f"{asset.manifest_tag} “{asset.name}”"
+
+
 def validate_fields(
     instance: Manifest | Asset | Project, *, exclude: list[str] | None = None
 ) -> None:

@@ -16,6 +16,7 @@ from manifests.exceptions import StoredFileMissing
 from manifests.files import copy_file, new_files
 from manifests.models import Asset, Manifest, manifest_media_path
 from manifests.services.common import (
+    asset_label,
     changed_fields,
     clean_changes,
     lock_manifest,
@@ -201,7 +202,7 @@ def manifest_duplicate(
                 "uploads",
                 asset.reference_image.name,
                 f"{clone.id}_{_stored_basename(asset.reference_image.name, asset.id)}",
-                owner=f"{asset.manifest_tag} “{asset.name}”",
+                owner=asset_label(asset),
             )
             clone.thumbnail = copy_into(
                 copy.id,

@@ -10,12 +10,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
 from manifests.exceptions import InvalidImage, StoredFileMissing
 from manifests.models import Asset, Manifest
 from manifests.services.assets import asset_render_thumbnail
 
+# Outcomes that are not failures: the asset changed under the run.
+SKIPPED = frozenset({"deleted meanwhile", "image removed meanwhile"})
 # Asset ids read per query while walking the assets: memory stays flat.
 CHUNK_SIZE = 500
 
@@ -25,8 +28,8 @@ class ThumbnailOutcome:
     asset_id: uuid.UUID
     manifest_id: uuid.UUID
     tag: str
-    # "rebuilt", "would rebuild", "deleted meanwhile", or why it could not be rebuilt:
-    # "image missing", "not decodable".
+    # "rebuilt", "would rebuild", one of SKIPPED, or why it could not be rebuilt:
+    # "image missing", "not decodable", "storage error".
     result: str
     detail: str = ""
 
@@ -34,7 +37,6 @@ class ThumbnailOutcome:
 @dataclass
 class ThumbnailReport:
     dry_run: bool
-    examined: int = 0
     rebuilt: int = 0
     skipped: int = 0
     failed: list[ThumbnailOutcome] = field(default_factory=list)
@@ -67,17 +69,19 @@ def thumbnails_rebuild(
 ) -> ThumbnailReport:
     """Render the thumbnails of assets that have an image, in live manifests (one, or all);
     only those whose thumbnail is missing unless `missing_only` is false. Failures are
-    reported, never raised; an asset or manifest deleted meanwhile is skipped."""
+    reported, never raised; an asset or manifest deleted meanwhile is skipped. Raises
+    Manifest.DoesNotExist when `manifest_id` names no live manifest."""
+    if manifest_id is not None and not Manifest.objects.filter(pk=manifest_id).exists():
+        raise Manifest.DoesNotExist(f"No live manifest has the id {manifest_id}.")
     report = ThumbnailReport(dry_run=dry_run)
     for chunk in _asset_chunks(manifest_id):
         for asset in chunk:
             if missing_only and not _thumbnail_missing(asset):
                 continue
-            report.examined += 1
             outcome = _rebuild_one(asset, dry_run=dry_run)
             if outcome.result in {"rebuilt", "would rebuild"}:
                 report.rebuilt += 1
-            elif outcome.result == "deleted meanwhile":
+            elif outcome.result in SKIPPED:
                 report.skipped += 1
             else:
                 report.failed.append(outcome)
@@ -102,4 +106,8 @@ def _rebuild_one(asset: Asset, *, dry_run: bool) -> ThumbnailOutcome:
         return outcome("not decodable", str(exc))
     except (Asset.DoesNotExist, Manifest.DoesNotExist):
         return outcome("deleted meanwhile")
+    except ValidationError:  # its image was removed meanwhile: nothing to render
+        return outcome("image removed meanwhile")
+    except OSError as exc:  # the storage failed (permissions, disk full, network)
+        return outcome("storage error", str(exc))
     return outcome("rebuilt")
