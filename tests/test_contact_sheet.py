@@ -184,7 +184,52 @@ def test_contact_sheet_costs_constant_queries(make_manifest, make_asset, django_
     small = manifest_with_images(make_manifest, make_asset, 2, name="Small")
     large = manifest_with_images(make_manifest, make_asset, 12, name="Large")
 
-    with django_assert_num_queries(5):
+    # Read the manifest and its assets; lock, save points, store: whatever the size.
+    with django_assert_num_queries(6):
         services.manifest_render_contact_sheet(manifest=small)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         services.manifest_render_contact_sheet(manifest=large)
+
+
+def test_a_change_during_the_render_renders_the_sheet_again(make_manifest, make_asset):
+    """The sheet is rendered without the lock; if the manifest changed meanwhile, the
+    stale render is dropped and the sheet made again from what the manifest now holds."""
+    manifest = manifest_with_images(make_manifest, make_asset, 1)
+    services.manifest_render_contact_sheet(manifest=manifest)
+    one_asset = open_sheet(manifest)
+    renders = []
+
+    def add_an_asset_during_the_first_render():
+        renders.append(1)
+        if len(renders) == 1:
+            late = make_asset(manifest, "Late", "CHARACTER")
+            content = make.encode(Image.new("RGB", (64, 48), colour(1)), "PNG")
+            services.asset_attach_image(asset=late, file=make.upload(content, "late.png"))
+
+    result = services.manifest_render_contact_sheet(
+        manifest=manifest, on_rendered=add_an_asset_during_the_first_render
+    )
+
+    assert len(renders) == 2
+    stored = open_sheet(manifest)
+    assert f"_v{result.version}_" in result.contact_sheet.name
+    services.manifest_render_contact_sheet(manifest=manifest)  # a fresh one, of both assets
+    assert stored.tobytes() == open_sheet(manifest).tobytes() != one_asset.tobytes()
+
+
+def test_a_manifest_that_keeps_changing_gets_its_sheet_under_the_lock(make_manifest, make_asset):
+    manifest = manifest_with_images(make_manifest, make_asset, 1)
+    renders = []
+
+    def change_every_time():
+        renders.append(1)
+        services.manifest_update(manifest=manifest, description=f"change {len(renders)}")
+
+    result = services.manifest_render_contact_sheet(
+        manifest=manifest, on_rendered=change_every_time
+    )
+
+    assert len(renders) == 2  # then one more render, under the lock
+    current = Manifest.objects.get(pk=manifest.pk)
+    assert current.contact_sheet.name == result.contact_sheet.name
+    assert f"_v{current.version}_" in current.contact_sheet.name

@@ -1,5 +1,6 @@
 """A manifest's contact sheet: one labelled image of all its assets, for generation stages."""
 
+from collections.abc import Callable
 from functools import partial
 
 from django.core.exceptions import ValidationError
@@ -8,55 +9,73 @@ from django.db import transaction
 from django.utils import timezone
 
 from manifests.files import delete_files_on_commit, new_files
-from manifests.images import (
-    SheetTile,
-    render_contact_sheet,
-)
+from manifests.images import RenderedImage, SheetTile, render_contact_sheet
 from manifests.models import Asset, Manifest
-from manifests.services.common import (
-    lock_manifest,
-)
+from manifests.services.common import lock_manifest
+
+# Renders made outside the lock before one is made under it (when the manifest keeps
+# changing while it renders).
+OPTIMISTIC_RENDERS = 2
 
 
-def manifest_render_contact_sheet(*, manifest: Manifest) -> Manifest:
+def manifest_render_contact_sheet(
+    *, manifest: Manifest, on_rendered: Callable[[], None] | None = None
+) -> Manifest:
     """Render one image of every asset that has an image and make it the manifest's sheet.
 
-    The manifest stays locked while the sheet is rendered, so the sheet always matches the
-    assets it was made from; the previous sheet is removed once the new one is committed.
-    Raises ValidationError when no asset has an image.
+    The sheet always matches the assets it was made from: it is rendered without holding
+    the manifest's lock (a sheet of 200 assets takes about half a second, and on SQLite a
+    lock holds every writer), then stored under the lock only if the manifest's version is
+    still the one it was rendered from; otherwise it is rendered again, the last time under
+    the lock. `on_rendered` runs after each render made outside the lock (for tests).
+    The previous sheet is removed once the new one is committed. Raises ValidationError when
+    no asset has an image, Manifest.DoesNotExist when the manifest is deleted.
     """
+    for _ in range(OPTIMISTIC_RENDERS):
+        current = Manifest.objects.get(pk=manifest.pk)
+        sheet = _render(current)
+        if on_rendered is not None:
+            on_rendered()
+        with new_files() as stored, transaction.atomic():
+            locked = lock_manifest(manifest.pk)
+            if locked.version == current.version:
+                return _store(locked, sheet, stored)
     with new_files() as stored, transaction.atomic():
         locked = lock_manifest(manifest.pk)
-        assets = list(
-            Asset.all_objects.filter(manifest=locked).exclude(reference_image="").ordered()
+        return _store(locked, _render(locked), stored)
+
+
+def _render(manifest: Manifest) -> RenderedImage:
+    assets = list(Asset.all_objects.filter(manifest=manifest).exclude(reference_image="").ordered())
+    if not assets:
+        raise ValidationError(
+            "The manifest has no asset with an image; upload one before rendering a contact sheet."
         )
-        if not assets:
-            raise ValidationError(
-                "The manifest has no asset with an image; upload one before rendering "
-                "a contact sheet."
-            )
-        tiles = [
-            SheetTile(
-                tag=asset.manifest_tag,
-                name=asset.name,
-                open=partial(
-                    asset.reference_image.storage.open,
-                    asset.thumbnail.name or asset.reference_image.name,
-                    "rb",
-                ),
-            )
-            for asset in assets
-        ]
-        sheet = render_contact_sheet(title=locked.name, tiles=tiles)
-        previous = locked.contact_sheet.name
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-        locked.contact_sheet.save(
-            f"contact_sheet_v{locked.version}_{stamp}.{sheet.extension}",
-            ContentFile(sheet.content),
-            save=False,
+    tiles = [
+        SheetTile(
+            tag=asset.manifest_tag,
+            name=asset.name,
+            open=partial(
+                asset.reference_image.storage.open,
+                asset.thumbnail.name or asset.reference_image.name,
+                "rb",
+            ),
         )
-        stored.append(locked.contact_sheet.name)
-        # A derived file, not a change of content: neither version nor updated_at move.
-        Manifest.all_objects.filter(pk=locked.pk).update(contact_sheet=locked.contact_sheet.name)
-        delete_files_on_commit([previous])
+        for asset in assets
+    ]
+    return render_contact_sheet(title=manifest.name, tiles=tiles)
+
+
+def _store(locked: Manifest, sheet: RenderedImage, stored: list[str]) -> Manifest:
+    previous = locked.contact_sheet.name
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
+    locked.contact_sheet.save(
+        f"contact_sheet_v{locked.version}_{stamp}.{sheet.extension}",
+        ContentFile(sheet.content),
+        save=False,
+    )
+    stored.append(locked.contact_sheet.name)
+    # A derived file, not a change of content: neither version nor updated_at move.
+    Manifest.all_objects.filter(pk=locked.pk).update(contact_sheet=locked.contact_sheet.name)
+    delete_files_on_commit([previous])
     return locked
