@@ -1,5 +1,6 @@
-"""Wording shared by the operations commands."""
+"""Wording and output shared by the operations commands."""
 
+from django.core.management.base import BaseCommand
 from django.template.defaultfilters import filesizeformat
 
 
@@ -12,3 +13,18 @@ def size(count: int) -> str:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class OperationsCommand(BaseCommand):
+    """A command for operators and cron: `say` prints, except with --verbosity 0, where
+    only errors (on stderr, or a CommandError) are shown."""
+
+    verbosity = 1
+
+    def execute(self, *args, **options):
+        self.verbosity = options.get("verbosity", 1)
+        return super().execute(*args, **options)
+
+    def say(self, message: str) -> None:
+        if self.verbosity >= 1:
+            self.stdout.write(message)

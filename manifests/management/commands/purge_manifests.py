@@ -1,9 +1,9 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from manifests.management.commands._arguments import age_in_days, positive_int
-from manifests.management.commands._output import plural, size
+from manifests.management.commands._output import OperationsCommand, plural, size
 from manifests.services.purging import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_PURGE_AGE,
@@ -13,7 +13,7 @@ from manifests.services.purging import (
 )
 
 
-class Command(BaseCommand):
+class Command(OperationsCommand):
     help = (
         "Hard-delete manifests soft-deleted more than --older-than days ago, with their "
         "assets and files, one transaction per batch. Manifests that projects reference are "
@@ -40,7 +40,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, older_than: int, dry_run: bool, batch_size: int, **options):
-        self.verbosity = options["verbosity"]
         self.dry_run = dry_run
         report = manifests_purge(
             older_than=timedelta(days=older_than),
@@ -50,11 +49,11 @@ class Command(BaseCommand):
         )
         if not report.batches:
             cutoff = report.cutoff.isoformat(timespec="seconds")
-            self._say(f"Nothing to purge: no manifest was deleted before {cutoff}.")
+            self.say(f"Nothing to purge: no manifest was deleted before {cutoff}.")
             return
         verb = "Dry run, nothing changed: would purge" if dry_run else "Purged"
         freed = "would free" if dry_run else "freed"
-        self._say(
+        self.say(
             self.style.SUCCESS(
                 f"{verb} {plural(report.manifests, 'manifest')}, "
                 f"{plural(report.assets, 'asset')}, {plural(report.files, 'file')} "
@@ -73,12 +72,10 @@ class Command(BaseCommand):
             if self.dry_run or self.verbosity >= 2:
                 self._show_manifest(purged)
         for skipped in batch.skipped:
-            self._say(
-                self.style.WARNING(f'Skipped {skipped.id} "{skipped.name}": {skipped.reason}')
-            )
+            self.say(self.style.WARNING(f'Skipped {skipped.id} "{skipped.name}": {skipped.reason}'))
         if not self.dry_run:
             purged = batch.purged
-            self._say(
+            self.say(
                 f"Batch {batch.number}: purged {plural(len(purged), 'manifest')}, "
                 f"{plural(sum(p.assets for p in purged), 'asset')}, "
                 f"{plural(sum(len(p.files) for p in purged), 'file')} "
@@ -89,16 +86,11 @@ class Command(BaseCommand):
     def _show_manifest(self, purged: PurgedManifest) -> None:
         verb = "Would purge" if self.dry_run else "Purged"
         deleted = purged.deleted_at.isoformat(timespec="seconds")
-        self._say(
+        self.say(
             f'{verb} {purged.id} "{purged.name}" (deleted {deleted}): '
             f"{plural(purged.assets, 'asset')}, {plural(len(purged.files), 'file')} "
             f"({size(purged.bytes)})"
         )
         if self.dry_run or self.verbosity >= 3:
             for stored in purged.files:
-                self._say(f"    {stored.name} ({stored.size} bytes)")
-
-    def _say(self, message: str) -> None:
-        """Everything but errors stays quiet with --verbosity 0 (cron)."""
-        if self.verbosity >= 1:
-            self.stdout.write(message)
+                self.say(f"    {stored.name} ({stored.size} bytes)")

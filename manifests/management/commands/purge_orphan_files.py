@@ -1,16 +1,16 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from manifests.management.commands._arguments import age_in_minutes
-from manifests.management.commands._output import plural, size
+from manifests.management.commands._output import OperationsCommand, plural, size
 from manifests.services.orphans import DEFAULT_ORPHAN_MIN_AGE, orphan_files_sweep
 from manifests.services.stored_files import StoredFile
 
 DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_ORPHAN_MIN_AGE.total_seconds() // 60)
 
 
-class Command(BaseCommand):
+class Command(OperationsCommand):
     help = (
         "Remove files under the manifests' media folder that no manifest or asset refers to "
         "(left by crashes or manual edits)."
@@ -30,7 +30,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run: bool, min_age: int, **options):
-        self.verbosity = options["verbosity"]
         self.dry_run = dry_run
         report = orphan_files_sweep(
             dry_run=dry_run, min_age=timedelta(minutes=min_age), on_orphan=self._show_orphan
@@ -40,7 +39,7 @@ class Command(BaseCommand):
             summary = f"Dry run, nothing changed: would remove {count} ({size(report.bytes)})."
         else:
             summary = f"Removed {count} ({size(report.bytes)}, freed {size(report.bytes_freed)})."
-        self._say(self.style.SUCCESS(summary))
+        self.say(self.style.SUCCESS(summary))
         if report.files_not_removed:
             raise CommandError(
                 f"{plural(report.files_not_removed, 'file')} could not be removed (see the log)."
@@ -49,9 +48,4 @@ class Command(BaseCommand):
     def _show_orphan(self, orphan: StoredFile) -> None:
         if self.dry_run or self.verbosity >= 2:
             verb = "Would remove" if self.dry_run else "Removing"
-            self._say(f"{verb} {orphan.name} ({orphan.size} bytes)")
-
-    def _say(self, message: str) -> None:
-        """Everything but errors stays quiet with --verbosity 0 (cron)."""
-        if self.verbosity >= 1:
-            self.stdout.write(message)
+            self.say(f"{verb} {orphan.name} ({orphan.size} bytes)")

@@ -1,8 +1,8 @@
 import uuid
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from manifests.management.commands._output import plural
+from manifests.management.commands._output import OperationsCommand, plural
 from manifests.models import Manifest
 from manifests.services import thumbnails_rebuild
 from manifests.services.thumbnails import ThumbnailOutcome
@@ -10,7 +10,7 @@ from manifests.services.thumbnails import ThumbnailOutcome
 PROGRESS_EVERY = 100
 
 
-class Command(BaseCommand):
+class Command(OperationsCommand):
     help = (
         "Make the thumbnails of asset images again: those that are missing (default), or "
         "all of them with --all (after changing VIDPIPE_THUMBNAIL_MAX_SIDE or _FORMAT)."
@@ -29,7 +29,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, rebuild_all: bool, manifest: str | None, dry_run: bool, **options):
-        self.verbosity = options["verbosity"]
         self.dry_run = dry_run
         self.seen = 0
         manifest_id = self._manifest_id(manifest) if manifest else None
@@ -50,7 +49,7 @@ class Command(BaseCommand):
             summary += f" Skipped {plural(report.skipped, 'asset')} changed meanwhile."
         if report.failed:
             summary += f" {plural(len(report.failed), 'asset')} could not be rebuilt."
-        self._say(self.style.SUCCESS(summary) if not report.failed else summary)
+        self.say(self.style.SUCCESS(summary) if not report.failed else summary)
         if report.failed and not dry_run:
             raise CommandError(
                 f"{plural(len(report.failed), 'thumbnail')} could not be rebuilt: "
@@ -74,11 +73,6 @@ class Command(BaseCommand):
             )
         elif self.dry_run or self.verbosity >= 2:
             verb = "Would rebuild" if self.dry_run else "Rebuilt"
-            self._say(f"{verb} {outcome.tag} ({outcome.asset_id}) in {outcome.manifest_id}")
+            self.say(f"{verb} {outcome.tag} ({outcome.asset_id}) in {outcome.manifest_id}")
         if self.seen % PROGRESS_EVERY == 0:
-            self._say(f"… {self.seen} assets examined")
-
-    def _say(self, message: str) -> None:
-        """Everything but errors stays quiet with --verbosity 0 (cron)."""
-        if self.verbosity >= 1:
-            self.stdout.write(message)
+            self.say(f"… {self.seen} assets examined")
