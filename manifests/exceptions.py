@@ -6,6 +6,8 @@ They carry what a caller needs to explain the refusal; the API maps them to HTTP
 
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
+
 
 class ManifestError(Exception):
     """Base class of every refusal of a manifest operation."""
@@ -46,3 +48,11 @@ class StoredFileMissing(ManifestError):
             f"The image file of {what} is missing from storage ({name}); "
             "upload the image again, then retry."
         )
+
+
+def domain_error_message(exc: Exception) -> str:
+    """The text of a refusal, for a message or a command's error: a ValidationError's
+    messages joined (without the dict or list around them), else the exception's text."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)

@@ -14,7 +14,12 @@ from django.utils.html import format_html
 from django.utils.text import smart_split
 
 from manifests import services
-from manifests.exceptions import InvalidImage, ManifestError, UploadTooLarge
+from manifests.exceptions import (
+    InvalidImage,
+    ManifestError,
+    UploadTooLarge,
+    domain_error_message,
+)
 from manifests.files import removed_on_failure
 from manifests.filters import MAX_SEARCH_TERMS
 from manifests.images import inspect_image
@@ -52,12 +57,6 @@ def asset_preview(asset: Asset | None, *, size: int) -> str:
     if asset is None:
         return "—"
     return image_preview(asset.thumbnail or asset.reference_image, size=size, alt=asset.name)
-
-
-def domain_error_message(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
 
 
 class LabelListField(forms.CharField):

@@ -16,9 +16,9 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from manifests import services
-from manifests.admin.common import DOMAIN_ERRORS, domain_error_message
+from manifests.admin.common import DOMAIN_ERRORS
 from manifests.admin.filters import DeletedFilter
-from manifests.exceptions import ManifestInUse
+from manifests.exceptions import ManifestInUse, domain_error_message
 from manifests.models import Manifest
 
 

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from manifests import services
-from manifests.exceptions import ManifestError
+from manifests.exceptions import ManifestError, domain_error_message
 from manifests.management.commands._output import plural
 from manifests.models import Asset, Manifest
 
@@ -39,10 +39,8 @@ class Command(BaseCommand):
             )
         except Manifest.DoesNotExist:
             raise CommandError(f"Manifest {source.pk} was deleted meanwhile.") from None
-        except ValidationError as exc:
-            raise CommandError(f"Cannot duplicate: {' '.join(exc.messages)}") from None
-        except ManifestError as exc:
-            raise CommandError(f"Cannot duplicate: {exc}") from None
+        except (ValidationError, ManifestError) as exc:
+            raise CommandError(f"Cannot duplicate: {domain_error_message(exc)}") from None
         if verbosity == 0:
             self.stdout.write(str(copy.pk))
             return
