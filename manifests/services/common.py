@@ -2,10 +2,11 @@
 manifest row lock, and the one UPDATE that records a change to a manifest's content."""
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, Subquery, Value
+from django.db.models import F, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -147,3 +148,22 @@ def clean_changes(
     if isinstance(cleaned.get("name"), str):
         cleaned["name"] = cleaned["name"].strip()
     return cleaned
+
+
+def keyset_chunks(queryset: QuerySet, size: int) -> Iterator[list[Any]]:
+    """The rows of `queryset` in primary-key order, `size` at a time: model instances, or
+    the keys themselves for a flat `values_list("pk", flat=True)`.
+
+    Each chunk is a fresh query for the rows after the last key seen (keyset pagination),
+    so memory holds one chunk and rows the caller changes or deletes between chunks never
+    shift the walk.
+    """
+    queryset = queryset.order_by("pk")
+    last = None
+    while True:
+        page = queryset if last is None else queryset.filter(pk__gt=last)
+        chunk = list(page[:size])
+        if not chunk:
+            return
+        yield chunk
+        last = getattr(chunk[-1], "pk", chunk[-1])

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse
 from manifests.models import Asset, Manifest, ManifestQuerySet, Project
+from manifests.services.common import keyset_chunks
 from manifests.services.stored_files import (
     FileTotals,
     StoredFile,
@@ -187,17 +188,10 @@ def manifests_purge(
         raise ValueError("batch_size must be at least 1.")
     cutoff = purge_cutoff(older_than=older_than, now=now)
     report = PurgeReport(dry_run=dry_run, cutoff=cutoff)
-    last_id = None
-    while True:
-        # Keyset pagination: skipped rows stay behind, purged ones vanish; either way the
-        # next batch starts after the last id seen, and memory holds one batch at most.
-        candidates = manifest_purge_candidates(older_than=older_than, now=now).order_by("pk")
-        if last_id is not None:
-            candidates = candidates.filter(pk__gt=last_id)
-        ids = list(candidates.values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            break
-        last_id = ids[-1]
+    candidates = manifest_purge_candidates(older_than=older_than, now=now)
+    # Keyset pagination: skipped rows stay behind, purged ones vanish; either way the next
+    # batch starts after the last id seen, and memory holds one batch at most.
+    for ids in keyset_chunks(candidates.values_list("pk", flat=True), batch_size):
         if dry_run:
             purged, skipped = _plan_batch(ids, cutoff=cutoff, lock=False, storage=storage)
         else:

@@ -7,7 +7,7 @@ long run holds no lock for long and an interruption loses nothing done so far.
 """
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from manifests.exceptions import InvalidImage, StoredFileMissing
 from manifests.models import Asset, Manifest
 from manifests.services.assets import asset_render_thumbnail
+from manifests.services.common import keyset_chunks
 
 # Outcomes that are not failures: the asset changed under the run.
 SKIPPED = frozenset({"deleted meanwhile", "image removed meanwhile"})
@@ -42,20 +43,6 @@ class ThumbnailReport:
     failed: list[ThumbnailOutcome] = field(default_factory=list)
 
 
-def _asset_chunks(manifest_id: uuid.UUID | None) -> Iterator[list[Asset]]:
-    assets = Asset.objects.exclude(reference_image="").order_by("pk")
-    if manifest_id is not None:
-        assets = assets.filter(manifest_id=manifest_id)
-    last = None
-    while True:
-        page = assets.filter(pk__gt=last) if last is not None else assets
-        chunk = list(page[:CHUNK_SIZE])
-        if not chunk:
-            return
-        yield chunk
-        last = chunk[-1].pk
-
-
 def _thumbnail_missing(asset: Asset) -> bool:
     return not asset.thumbnail or not default_storage.exists(asset.thumbnail.name)
 
@@ -74,7 +61,10 @@ def thumbnails_rebuild(
     if manifest_id is not None and not Manifest.objects.filter(pk=manifest_id).exists():
         raise Manifest.DoesNotExist(f"No live manifest has the id {manifest_id}.")
     report = ThumbnailReport(dry_run=dry_run)
-    for chunk in _asset_chunks(manifest_id):
+    assets = Asset.objects.exclude(reference_image="")
+    if manifest_id is not None:
+        assets = assets.filter(manifest_id=manifest_id)
+    for chunk in keyset_chunks(assets, CHUNK_SIZE):
         for asset in chunk:
             if missing_only and not _thumbnail_missing(asset):
                 continue
