@@ -94,3 +94,13 @@ def make_asset(db):
         return services.asset_create(manifest=manifest, name=name, asset_type=asset_type, **fields)
 
     return make
+
+
+@pytest.fixture
+def curator(db):
+    """A browser (WebTest) signed in through the login page as a superuser curator; pages
+    are submitted with the helpers of tests/admin_forms.py."""
+    from tests.admin_forms import PASSWORD, signed_in_browser
+
+    get_user_model().objects.create_superuser("curator", "curator@example.com", PASSWORD)
+    return signed_in_browser("curator")

@@ -11,6 +11,7 @@ from manifests.admin.common import (
     LIST_PREVIEW_PX,
     BoundedSearch,
     DomainErrorsAsMessages,
+    FilesToChooseAgain,
     LabelListField,
     ReferenceImageField,
     asset_preview,
@@ -94,7 +95,7 @@ class AssetAdminForm(AssetForm):
 
 
 @admin.register(Asset)
-class AssetAdmin(DomainErrorsAsMessages, BoundedSearch, admin.ModelAdmin):
+class AssetAdmin(DomainErrorsAsMessages, FilesToChooseAgain, BoundedSearch, admin.ModelAdmin):
     form = AssetAdminForm
     list_display = [
         "list_preview",

@@ -80,6 +80,20 @@ class LabelListField(forms.CharField):
         except ValidationError as exc:
             raise ValidationError(exc.messages) from None
 
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # Compare lists, not the raw values: Django's default compares the initial `None`
+        # of a blank inline row with the `[]` its empty text parses to, calls the row
+        # changed, and then requires its name and type, so no page with a blank row saved.
+        if self.disabled:
+            return False
+        try:
+            submitted = self.to_python(data)
+        except ValidationError:
+            return True
+        if initial is None:
+            return submitted != []
+        return submitted != self.to_python(self.prepare_value(initial))
+
 
 class ReferenceImageField(forms.FileField):
     """An image upload, checked as the API checks it: by its size, then by decoding it."""
@@ -151,6 +165,46 @@ class DomainErrorsAsMessages:
         except DOMAIN_ERRORS as exc:
             self.message_user(request, domain_error_message(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+
+class FilesToChooseAgain:
+    """ModelAdmin mixin: when a page with uploads comes back with errors, say which files
+    must be chosen again. Browsers never refill a file input, so every file picked on the
+    refused page is gone, the valid ones too; each such input gets a note and the page a
+    message listing the rows, instead of silently empty inputs."""
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if request.method == "POST" and request.FILES:
+            forms_shown = [context["adminform"].form]
+            for inline in context.get("inline_admin_formsets", ()):
+                forms_shown += inline.formset.forms
+            lost = [note_lost_file(form, request.FILES) for form in forms_shown]
+            lost = [where for where in lost if where]
+            if lost:
+                self.message_user(
+                    request,
+                    "Nothing was saved, and browsers do not keep chosen files: choose the "
+                    f"image again for {', '.join(lost)}.",
+                    messages.WARNING,
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def note_lost_file(form: forms.BaseForm, files) -> str | None:
+    """Mark the file inputs of `form` whose valid upload the refused page drops; where
+    they are, for the page's message (None when nothing is lost)."""
+    lost = None
+    for name, field in form.fields.items():
+        key = form.add_prefix(name)
+        if not isinstance(field, forms.FileField) or key not in files or name in form.errors:
+            continue
+        form.add_error(name, f"Choose “{files[key].name}” again: the page was not saved.")
+        lost = f"“{files[key].name}”"
+    if lost is None or form.prefix is None:
+        return lost
+    number = int(form.prefix.rsplit("-", 1)[1]) + 1
+    label = form.data.get(form.add_prefix("name"), "").strip()
+    return f"row {number} ({label}): {lost}" if label else f"row {number}: {lost}"
 
 
 class BoundedSearch:

@@ -20,6 +20,7 @@ from manifests.admin.common import (
     LIST_PREVIEW_PX,
     BoundedSearch,
     DomainErrorsAsMessages,
+    FilesToChooseAgain,
     LabelListField,
     adopt,
     image_preview,
@@ -78,7 +79,13 @@ class ManifestForm(forms.ModelForm):
 
 
 @admin.register(Manifest)
-class ManifestAdmin(DomainErrorsAsMessages, BoundedSearch, ManifestActionsMixin, admin.ModelAdmin):
+class ManifestAdmin(
+    DomainErrorsAsMessages,
+    FilesToChooseAgain,
+    BoundedSearch,
+    ManifestActionsMixin,
+    admin.ModelAdmin,
+):
     form = ManifestForm
     inlines = [AssetInline]
     list_display = [
