@@ -6,7 +6,7 @@ STAMP := $(VENV)/.requirements-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve test lint migrate superuser clean fuzz
+.PHONY: install run serve test lint migrate superuser clean fuzz screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,8 @@ clean:
 # A longer schema-fuzzing pass than the one CI runs (examples per operation).
 fuzz: install
 	VIDPIPE_FUZZ_EXAMPLES=$${VIDPIPE_FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/test_fuzz.py -q
+
+# Refresh the README's screenshots (docs/screenshots/) on purpose; the suite itself writes
+# its screenshots to a temporary folder and never touches committed files.
+screenshots: install
+	VIDPIPE_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/test_browser_admin.py -q

@@ -1,10 +1,13 @@
 """A curator's session in a real browser: headless Chromium (the system's own, never a
 download) driven by Playwright against a live server.
 
-It also refreshes the screenshots under docs/screenshots/ that the README shows.
+It takes the screenshots the README shows: into a temporary folder in a normal run, into
+docs/screenshots/ only when asked (`make screenshots` sets VIDPIPE_SCREENSHOTS_DIR), so
+running the suite never rewrites committed files.
 """
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,6 @@ from manifests import services
 from manifests.models import Asset, Manifest
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -66,12 +68,26 @@ def browser(monkeypatch):
 
 
 @pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where this run's screenshots go: VIDPIPE_SCREENSHOTS_DIR (relative to the repository)
+    when set, else a temporary folder."""
+    chosen = os.environ.get("VIDPIPE_SCREENSHOTS_DIR")
+    folder = Path(settings.BASE_DIR) / chosen if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
 def page(browser, live_server, transactional_db):
     get_user_model().objects.create_superuser("curator", "curator@example.com", PASSWORD)
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     page.set_default_timeout(20_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Console errors too: a missing favicon or stylesheet is one on every page.
+    page.on(
+        "console", lambda msg: msg.type == "error" and errors.append(f"{msg.text} {msg.location}")
+    )
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
     page.fill("#id_username", "curator")
     page.fill("#id_password", PASSWORD)
@@ -82,7 +98,7 @@ def page(browser, live_server, transactional_db):
     assert header not in ("", "rgba(0, 0, 0, 0)")
     yield page
     page.close()
-    assert errors == [], "JavaScript errors in the admin pages"
+    assert errors == [], "errors in the browser console on the admin pages"
 
 
 def seed_other_manifests():
@@ -103,8 +119,7 @@ def images_loaded(page, selector: str) -> list[bool]:
     )
 
 
-def test_curator_builds_duplicates_deletes_and_restores_a_manifest(page, live_server):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def test_curator_builds_duplicates_deletes_and_restores_a_manifest(page, live_server, screenshots):
     seed_other_manifests()
 
     # Create a manifest with two characters, images uploaded through the inline.
@@ -128,7 +143,7 @@ def test_curator_builds_duplicates_deletes_and_restores_a_manifest(page, live_se
     assert images_loaded(page, "#assets-group img.vidpipe-preview") == [True, True]
     manifest = Manifest.objects.get(name="Hero Characters")
     assert (manifest.asset_count, manifest.version) == (2, 5)
-    page.screenshot(path=str(SCREENSHOTS / "manifest-change-form.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "manifest-change-form.png"), full_page=True)
 
     # Duplicate it under a new name, from the change form.
     page.click(".object-tools >> text=Duplicate")
@@ -154,7 +169,7 @@ def test_curator_builds_duplicates_deletes_and_restores_a_manifest(page, live_se
     page.click("#changelist-filter >> text=Deleted")
     page.click("#result_list >> text=Hero Characters")
     page.wait_for_selector("text=This manifest was deleted")
-    page.screenshot(path=str(SCREENSHOTS / "manifest-deleted.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "manifest-deleted.png"), full_page=True)
     page.click("input[name=_restore]")
     page.wait_for_selector("text=Restored “Hero Characters”")
     assert Manifest.objects.filter(pk=manifest.pk).exists()
@@ -163,4 +178,37 @@ def test_curator_builds_duplicates_deletes_and_restores_a_manifest(page, live_se
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 4
     assert all(images_loaded(page, "#result_list img.vidpipe-preview"))
-    page.screenshot(path=str(SCREENSHOTS / "manifest-changelist.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "manifest-changelist.png"), full_page=True)
+
+
+def test_curator_edits_a_manifest_without_filling_every_row(page, live_server):
+    """The page as rendered, blank extra row and all, saves: a description alone, then a new
+    asset typed into the blank row, then one ticked for deletion."""
+    manifest = services.manifest_create(name="Villains", category="CHARACTERS")
+    for name in ["Count", "Henchman"]:
+        services.asset_create(manifest=manifest, name=name, asset_type="CHARACTER")
+    change = f"{live_server.url}/admin/manifests/manifest/{manifest.pk}/change/"
+
+    page.goto(change)
+    page.fill("#id_description", "The people our heroes fight.")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("text=was changed successfully")
+    assert Manifest.objects.get(pk=manifest.pk).description == "The people our heroes fight."
+
+    page.fill("#id_assets-2-name", "Spy")
+    page.select_option("#id_assets-2-asset_type", "CHARACTER")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("text=was changed successfully")
+    tags = page.locator("#assets-group td.field-manifest_tag").all_inner_texts()
+    assert [tag.strip() for tag in tags][:3] == ["CHAR_01", "CHAR_02", "CHAR_03"]
+
+    page.check("#id_assets-1-DELETE")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("text=was changed successfully")
+    names = page.locator("#assets-group td.field-name input").evaluate_all(
+        "inputs => inputs.map(input => input.value)"
+    )
+    assert names[:2] == ["Count", "Spy"]
+    assert "Henchman" not in names
+    manifest.refresh_from_db()
+    assert (manifest.asset_count, manifest.version) == (2, 6)
