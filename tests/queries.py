@@ -20,7 +20,8 @@ class CapturedQueries:
         return len(self.sql)
 
     def __str__(self) -> str:
-        return "\n".join(f"{number}. {statement}" for number, statement in enumerate(self.sql, 1))
+        numbered = (f"{number}. {statement}" for number, statement in enumerate(self.sql, 1))
+        return "\n".join(numbered) or "(no queries)"
 
 
 def captured(context: CaptureQueriesContext) -> CapturedQueries:
