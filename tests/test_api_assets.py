@@ -2,7 +2,8 @@
 
 import pytest
 
-from manifests.models import Asset, Manifest
+from manifests import services
+from manifests.models import SORT_ORDER_MAX, Asset, Manifest
 
 
 @pytest.fixture
@@ -62,6 +63,21 @@ def test_flat_route_cannot_create(api, manifest):
     assert response.status_code == 405
 
 
+@pytest.mark.parametrize("state", ["unknown", "deleted"])
+def test_creating_an_asset_under_a_missing_manifest_is_404_whatever_the_body(
+    api, make_manifest, state
+):
+    manifest_id = "00000000-0000-0000-0000-000000000000"
+    if state == "deleted":
+        manifest = make_manifest()
+        services.manifest_soft_delete(manifest=manifest)
+        manifest_id = manifest.pk
+    for body in [{}, {"name": "x", "asset_type": "OBJECT"}]:
+        response = api.post(f"/api/manifests/{manifest_id}/assets", body)
+        assert response.status_code == 404
+    assert Asset.all_objects.count() == 0
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
@@ -82,6 +98,20 @@ def test_bad_asset_input_is_400_and_creates_nothing(api, manifest, payload, fiel
     manifest.refresh_from_db()
     assert (manifest.asset_count, manifest.version, manifest.tag_sequences) == (0, 1, {})
     assert Asset.all_objects.count() == 0
+
+
+def test_default_sort_order_after_the_largest_is_a_clear_400(api, make_manifest):
+    manifest = make_manifest()
+    url = f"/api/manifests/{manifest.pk}/assets"
+    last = api.post(url, {"name": "Last", "asset_type": "OBJECT", "sort_order": SORT_ORDER_MAX})
+    assert last.status_code == 201
+
+    response = api.post(url, {"name": "Next", "asset_type": "OBJECT"})
+
+    assert response.status_code == 400
+    assert "largest sort_order" in response.json()["sort_order"][0]
+    manifest.refresh_from_db()
+    assert manifest.asset_count == 1 and manifest.tag_sequences == {"OBJ": 1}
 
 
 def test_bad_update_changes_nothing(api, manifest, make_asset):

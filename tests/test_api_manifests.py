@@ -1,6 +1,7 @@
 """The manifests API: listing, filters, ordering, pagination, updates and bad input."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from manifests import services
 from manifests.models import Asset, Manifest
@@ -160,6 +161,15 @@ def test_json_body_that_is_not_an_object_is_400(api):
     assert response.status_code == 404
 
 
+def test_deeply_nested_json_is_400(api, db):
+    depth = 100_000
+    body = '{"name": "x", "processing_progress": ' + "[" * depth + "]" * depth + "}"
+    response = api.post("/api/manifests", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+    assert Manifest.objects.count() == 0
+
+
 def test_bad_ids_in_the_path_are_404(api, make_manifest, make_asset):
     manifest = make_manifest()
     asset = make_asset(manifest)
@@ -243,3 +253,24 @@ def test_a_hostile_tag_list_is_refused_saying_what_is_allowed(api, db):
 
     assert response.status_code == 400
     assert response.json()["tags"] == ["At most 500 items may be sent; 50 distinct ones are kept."]
+
+
+def test_null_characters_in_tags_are_400(make_manifest):
+    with pytest.raises(ValidationError) as refused:
+        services.manifest_create(name="x", tags=["a\u0000"])
+    assert "tags" in refused.value.message_dict
+
+
+@pytest.mark.parametrize(
+    "progress", [{"step": "a\u0000b"}, {"\u0000": 1}, {"deep": [[{"x": ["\u0000"]}]]}]
+)
+def test_null_characters_in_processing_progress_are_400(api, make_manifest, progress):
+    manifest = make_manifest()
+
+    created = api.post("/api/manifests", {"name": "x", "processing_progress": progress})
+    updated = api.patch(f"/api/manifests/{manifest.pk}", {"processing_progress": progress})
+
+    assert created.status_code == updated.status_code == 400
+    assert "processing_progress" in created.json() and "processing_progress" in updated.json()
+    assert Manifest.objects.count() == 1
+    assert Manifest.objects.get(pk=manifest.pk).processing_progress is None

@@ -99,6 +99,15 @@ def test_duplicate_through_the_api_takes_the_name_from_the_body(api, make_manife
     assert response.json()["parent_manifest_id"] == str(source.pk)
 
 
+def test_duplicate_with_a_json_null_body_uses_the_default_name(api, make_manifest):
+    manifest = make_manifest("Cast")
+    response = api.post(
+        f"/api/manifests/{manifest.pk}/duplicate", data="null", content_type="application/json"
+    )
+    assert response.status_code == 201
+    assert response.json()["name"] == "Cast (copy)"
+
+
 def test_a_missing_original_refuses_the_duplicate_naming_the_asset(
     api, make_manifest, make_asset, media_root
 ):
