@@ -44,6 +44,14 @@ def test_flat_list_filters_by_type_and_tag(api, manifest, make_asset):
     assert [a["name"] for a in api.get("/api/assets?search=CHAR_01").json()["results"]] == ["Hero"]
 
 
+def test_empty_uuid_filter_means_no_filter_and_unknown_id_matches_nothing(api, make_manifest):
+    make_manifest()
+    assert api.get("/api/assets?manifest=").status_code == 200
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert api.get(f"/api/assets?manifest={unknown}").json()["count"] == 0
+    assert api.get("/api/assets?manifest=nope").status_code == 400
+
+
 def test_update_through_both_routes(api, manifest, make_asset):
     asset = make_asset(manifest)
     flat = api.patch(f"/api/assets/{asset.pk}", {"name": "Renamed", "asset_type": "OBJECT"})
@@ -56,6 +64,21 @@ def test_update_through_both_routes(api, manifest, make_asset):
     assert nested.json()["manifest_tag"] == "OBJ_01"  # same type: tag kept
     assert nested.json()["sort_order"] == 7
     assert Manifest.objects.get(pk=manifest.pk).version == 4
+
+
+def test_read_only_fields_sent_back_are_ignored(api, make_manifest, make_asset):
+    """A body read from the API can be sent back as it is (GET, edit, PUT)."""
+    manifest = make_manifest()
+    asset = make_asset(manifest)
+    body = api.get(f"/api/assets/{asset.pk}").json()
+    body.update(name="Renamed", id="00000000-0000-0000-0000-000000000000", manifest_tag="X_99")
+
+    response = api.put(f"/api/assets/{asset.pk}", body)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["id"] == str(asset.pk)
+    assert response.json()["manifest_tag"] == "CHAR_01"
+    assert response.json()["name"] == "Renamed"
 
 
 def test_flat_route_cannot_create(api, manifest):
