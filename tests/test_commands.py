@@ -236,6 +236,13 @@ def test_purge_refuses_bad_options(args, message):
         run("purge_manifests", *args)
 
 
+def test_purge_ages_beyond_a_century_are_refused_cleanly(db):
+    with pytest.raises(CommandError, match="at most 36500 days"):
+        call_command("purge_manifests", "--older-than", "800000", "--dry-run")
+    with pytest.raises(CommandError, match="at most"):
+        call_command("purge_orphan_files", "--min-age", "99999999999", "--dry-run")
+
+
 # --- purge_orphan_files ----------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from manifests.images import SheetLayout
 from manifests.models import Manifest
 from tests import image_factories as make
 from tests.conftest import stored_files
+from tests.queries import assert_num_queries
 
 # Distinct, saturated colours so each cell can be matched to its asset.
 PALETTE = [(220, 30, 30), (30, 160, 60), (40, 70, 220), (230, 160, 20), (150, 40, 170)]
@@ -180,14 +181,14 @@ def test_readers_cannot_render_contact_sheets(reader_api, make_manifest, make_as
     assert not Manifest.objects.get(pk=manifest.pk).contact_sheet
 
 
-def test_contact_sheet_costs_constant_queries(make_manifest, make_asset, django_assert_num_queries):
+def test_contact_sheet_costs_constant_queries(make_manifest, make_asset):
     small = manifest_with_images(make_manifest, make_asset, 2, name="Small")
     large = manifest_with_images(make_manifest, make_asset, 12, name="Large")
 
     # Read the manifest and its assets; lock, save points, store: whatever the size.
-    with django_assert_num_queries(6):
+    with assert_num_queries(6):
         services.manifest_render_contact_sheet(manifest=small)
-    with django_assert_num_queries(6):
+    with assert_num_queries(6):
         services.manifest_render_contact_sheet(manifest=large)
 
 

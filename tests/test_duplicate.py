@@ -1,5 +1,7 @@
 """Duplicating a manifest: assets, tags, order, files, lineage; all or nothing."""
 
+import json
+
 import pytest
 
 from manifests import services
@@ -97,6 +99,33 @@ def test_duplicate_through_the_api_takes_the_name_from_the_body(api, make_manife
     assert response.status_code == 201
     assert response.json()["name"] == "Second cast"
     assert response.json()["parent_manifest_id"] == str(source.pk)
+
+
+def test_duplicate_with_a_json_null_body_uses_the_default_name(api, make_manifest):
+    manifest = make_manifest("Cast")
+    response = api.post(
+        f"/api/manifests/{manifest.pk}/duplicate", data="null", content_type="application/json"
+    )
+    assert response.status_code == 201
+    assert response.json()["name"] == "Cast (copy)"
+
+
+def test_the_browsable_duplicate_form_asks_for_a_name_and_works_as_sent(
+    client, staff_user, make_manifest
+):
+    manifest = make_manifest("Cast")
+    client.force_login(staff_user)
+    url = f"/api/manifests/{manifest.pk}/duplicate"
+
+    page = client.get(url, HTTP_ACCEPT="text/html")
+    form = page.context["raw_data_post_form"]
+    content = form.fields["_content"].initial
+    sent = client.post(url, content, content_type="application/json")
+
+    assert page.status_code == 405  # GET is not allowed; the page still offers the POST form
+    assert json.loads(content) == {"name": ""}
+    assert sent.status_code == 201, sent.content
+    assert sent.json()["name"] == "Cast (copy)"
 
 
 def test_a_missing_original_refuses_the_duplicate_naming_the_asset(

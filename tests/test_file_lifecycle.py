@@ -9,15 +9,15 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import transaction
 
 from manifests import services
 from manifests.exceptions import InvalidImage
-from manifests.models import Asset
+from manifests.models import Asset, Manifest
 from manifests.services.orphans import orphan_files_sweep
 from tests.conftest import image_upload, stored_files
 from tests.ops_factories import files_of, manifest_with_images
+from tests.queries import CapturedQueries, assert_same_query_count, count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,6 +28,15 @@ class Rollback(Exception):
 
 def only_asset(manifest) -> Asset:
     return Asset.all_objects.get(manifest=manifest)
+
+
+def make_undeletable(media_root, name: str) -> None:
+    """Turn a stored file into a non-empty folder of the same name: a real storage failure
+    (FileSystemStorage.delete cannot remove it), without mocking the storage."""
+    path = media_root / name
+    path.unlink()
+    path.mkdir()
+    (path / "keep").write_bytes(b"x")
 
 
 def test_replacing_an_image_through_the_api_removes_the_old_file(api, media_root):
@@ -88,6 +97,25 @@ def test_a_refused_upload_leaves_no_file_and_keeps_the_old_one(media_root):
     assert stored_files(media_root) == before
 
 
+def test_a_failed_removal_of_the_old_image_keeps_the_new_committed_files(
+    api, make_manifest, make_asset, media_root
+):
+    asset = make_asset(make_manifest())
+    old = services.asset_attach_image(asset=asset, file=image_upload("one.png"))
+    make_undeletable(media_root, old.reference_image.name)
+
+    response = api.post(
+        f"/api/assets/{asset.pk}/upload", {"file": image_upload("two.png")}, format="multipart"
+    )
+
+    assert response.status_code == 200
+    new = Asset.objects.get(pk=asset.pk)
+    assert new.reference_image.name.endswith("_two.png")
+    assert new.reference_image.storage.exists(new.reference_image.name)
+    assert new.thumbnail.storage.exists(new.thumbnail.name)
+    assert Manifest.objects.get(pk=asset.manifest_id).thumbnail.name == new.thumbnail.name
+
+
 def test_deleting_an_asset_through_the_api_removes_its_files(api, media_root):
     manifest = manifest_with_images("Heroes", images=2)
     doomed, kept = Asset.all_objects.filter(manifest=manifest).ordered()
@@ -114,6 +142,20 @@ def test_a_rolled_back_asset_delete_keeps_its_files(media_root):
 
     assert Asset.all_objects.filter(pk=asset.pk).exists()
     assert stored_files(media_root) == before
+
+
+def test_asset_delete_succeeds_even_when_its_file_cannot_be_removed(
+    api, make_manifest, make_asset, media_root
+):
+    asset = services.asset_attach_image(
+        asset=make_asset(make_manifest()), file=image_upload("one.png")
+    )
+    make_undeletable(media_root, asset.reference_image.name)
+
+    response = api.delete(f"/api/assets/{asset.pk}")
+
+    assert response.status_code == 204
+    assert not Asset.all_objects.filter(pk=asset.pk).exists()
 
 
 def test_duplicate_gives_the_copy_its_own_hard_linked_files(media_root):
@@ -184,12 +226,11 @@ def test_duplicate_on_a_non_local_storage_copies_through_the_storage(settings):
 
 
 def test_duplicate_costs_constant_queries(media_root):
-    def queries_to_duplicate(images: int) -> int:
+    def queries_to_duplicate(images: int) -> CapturedQueries:
         manifest = manifest_with_images(f"{images} images", images=images, derived=False)
-        with CaptureQueriesContext(connection) as queries:
-            services.manifest_duplicate(manifest=manifest)
-        return len(queries)
+        return count_queries(lambda: services.manifest_duplicate(manifest=manifest))
 
     small, large = queries_to_duplicate(2), queries_to_duplicate(120)
 
-    assert small == large <= 15
+    assert_same_query_count(small, large)
+    assert small.count <= 15, small

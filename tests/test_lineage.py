@@ -1,12 +1,16 @@
 """Lineage: the ancestors a manifest was copied from and the copies made of it, from the
 model layer (a bounded number of queries) and on the admin's lineage page."""
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from manifests import services
 from manifests.models import Manifest
+from tests.queries import (
+    CapturedQueries,
+    assert_num_queries,
+    assert_same_query_count,
+    count_queries,
+)
 
 
 def chain_of_copies(make_manifest, depth: int) -> list[Manifest]:
@@ -17,10 +21,10 @@ def chain_of_copies(make_manifest, depth: int) -> list[Manifest]:
     return chain
 
 
-def test_an_original_has_no_ancestors(make_manifest, django_assert_num_queries):
+def test_an_original_has_no_ancestors(make_manifest):
     original = make_manifest("Heroes")
 
-    with django_assert_num_queries(0):
+    with assert_num_queries(0):
         assert original.ancestors() == []
 
 
@@ -38,13 +42,13 @@ def test_ancestors_include_deleted_manifests(make_manifest):
     assert grandchild.ancestors() == [original, copy]
 
 
-def test_ancestors_cost_one_query_whatever_the_depth(make_manifest, django_assert_num_queries):
+def test_ancestors_cost_one_query_whatever_the_depth(make_manifest):
     shallow = chain_of_copies(make_manifest, 1)[-1]
     deep = chain_of_copies(make_manifest, 8)[-1]
 
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         assert len(shallow.ancestors()) == 1
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         assert len(deep.ancestors()) == 8
 
 
@@ -67,16 +71,17 @@ def test_copies_of_lists_direct_copies_oldest_first(make_manifest):
 
 
 def test_lineage_page_costs_constant_queries(admin_client, make_manifest):
-    def cost(manifest) -> int:
+    def cost(manifest) -> CapturedQueries:
         url = reverse("admin:manifests_manifest_lineage", args=[manifest.pk])
         admin_client.get(url)  # warm the session
-        with CaptureQueriesContext(connection) as queries:
-            response = admin_client.get(url)
-        assert response.status_code == 200
-        return len(queries)
+
+        def view():
+            assert admin_client.get(url).status_code == 200
+
+        return count_queries(view)
 
     shallow = chain_of_copies(make_manifest, 1)
     deep = chain_of_copies(make_manifest, 6)
 
-    assert cost(shallow[-1]) == cost(deep[-1])
-    assert cost(shallow[0]) == cost(deep[0])
+    assert_same_query_count(cost(shallow[-1]), cost(deep[-1]))
+    assert_same_query_count(cost(shallow[0]), cost(deep[0]))

@@ -1,7 +1,11 @@
 """Projects pin a manifest's version and count as a use of it."""
 
+import uuid
+
+import pytest
+
 from manifests import services
-from manifests.models import Manifest
+from manifests.models import Manifest, Project
 
 
 def test_linking_on_create_pins_version_and_counts_the_use(api, make_manifest, make_asset):
@@ -56,3 +60,27 @@ def test_project_with_unknown_or_malformed_manifest_is_400(api):
         response = api.post("/api/projects", {"name": "P", "manifest_id": value})
         assert response.status_code == 400, value
         assert "manifest_id" in response.json()
+
+
+@pytest.mark.parametrize("value", [True, 1, ["x"], {"id": "x"}])
+def test_a_manifest_id_must_be_a_uuid_string(api, make_manifest, value):
+    # A manifest whose id is the integer 1 as a UUID: DRF's own field would link it.
+    Manifest.all_objects.filter(pk=make_manifest().pk).update(id=uuid.UUID(int=1))
+
+    response = api.post("/api/projects", {"name": "p", "manifest_id": value})
+
+    assert response.status_code == 400
+    assert "manifest_id" in response.json()
+    assert not Project.objects.exists()
+
+
+def test_linking_a_deleted_manifest_says_so(api, make_manifest):
+    manifest = make_manifest()
+    services.manifest_soft_delete(manifest=manifest)
+
+    response = api.post("/api/projects", {"name": "p", "manifest_id": str(manifest.pk)})
+
+    assert response.status_code == 400
+    assert response.json()["manifest_id"] == [
+        f"No live manifest has the id {manifest.pk}: it is unknown or deleted."
+    ]

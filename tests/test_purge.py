@@ -11,8 +11,6 @@ from datetime import timedelta
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from manifests import services
@@ -27,6 +25,7 @@ from tests.ops_factories import (
     snapshot,
     soft_deleted,
 )
+from tests.queries import CapturedQueries, assert_same_query_count, count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -206,18 +205,18 @@ def test_purge_works_in_batches_and_reports_each_after_it_commits(media_root):
 
 
 def test_purge_queries_grow_with_batches_not_with_manifests(media_root):
-    def queries_to_purge(count: int, batch_size: int) -> int:
+    def queries_to_purge(count: int, batch_size: int) -> CapturedQueries:
         for index in range(count):
             soft_deleted(manifest_with_images(f"M{index}", images=2, derived=False))
-        with CaptureQueriesContext(connection) as queries:
-            manifests_purge(batch_size=batch_size)
-        return len(queries)
+        return count_queries(lambda: manifests_purge(batch_size=batch_size))
 
     one_batch = queries_to_purge(2, batch_size=10)
 
-    assert queries_to_purge(8, batch_size=10) == one_batch <= 15
+    assert_same_query_count(one_batch, queries_to_purge(8, batch_size=10))
+    assert one_batch.count <= 15, one_batch
     # Each further batch costs what the first did, less the final (empty) listing.
-    assert queries_to_purge(6, batch_size=2) == 3 * (one_batch - 1) + 1
+    three_batches = queries_to_purge(6, batch_size=2)
+    assert three_batches.count == 3 * (one_batch.count - 1) + 1, three_batches
 
 
 def test_files_stay_until_the_batch_commits(media_root):

@@ -11,6 +11,7 @@ from manifests.files import delete_files
 from manifests.models import Asset, Manifest
 from tests import image_factories as make
 from tests.conftest import stored_files
+from tests.queries import assert_num_queries
 
 
 def attach(asset: Asset, colour="red", size=(600, 300), fmt="PNG") -> Asset:
@@ -140,16 +141,14 @@ def test_duplicate_shows_its_own_copy_of_the_first_thumbnail(make_manifest, make
         assert Image.open(file).convert("RGB").getpixel((5, 5)) == pytest.approx((0, 128, 0), abs=8)
 
 
-def test_keeping_the_manifest_thumbnail_current_costs_no_extra_query(
-    make_manifest, make_asset, django_assert_num_queries
-):
+def test_keeping_the_manifest_thumbnail_current_costs_no_extra_query(make_manifest, make_asset):
     manifest = make_manifest()
     asset = attach(make_asset(manifest))
     second = attach(make_asset(manifest, "Second"), "blue")
 
     # savepoint, lock manifest, read asset, validate its FK, update asset, release savepoint
     # and one UPDATE of the manifest that bumps its version and resets its thumbnail.
-    with django_assert_num_queries(7) as captured:
+    with assert_num_queries(7) as captured:
         services.asset_update(asset=asset, sort_order=10)
 
     manifest_updates = [q["sql"] for q in captured if q["sql"].startswith('UPDATE "manifests_m')]
