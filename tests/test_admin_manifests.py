@@ -427,6 +427,38 @@ def test_duplicate_action_asks_for_names_then_copies(admin_client, make_manifest
     assert any("Created 2 copies" in m for m in messages_of(response))
 
 
+def test_duplicate_page_shows_the_name_the_copy_will_get(admin_client, make_manifest):
+    villains = make_manifest("Villains")
+    services.manifest_duplicate(manifest=villains)
+    url = reverse("admin:manifests_manifest_duplicate", args=[villains.pk])
+
+    page = admin_client.get(url)
+    response = admin_client.post(url, {f"name_{villains.pk}": ""})
+
+    assert 'placeholder="Villains (copy 2)"' in page.content.decode()
+    assert response.url == change_url(Manifest.objects.get(name="Villains (copy 2)"))
+
+
+def test_duplicate_action_proposes_distinct_names_for_copies_of_one_original(
+    admin_client, make_manifest
+):
+    villains = make_manifest("Villains")
+    first_copy = services.manifest_duplicate(manifest=villains)
+    selected = [villains, first_copy]
+
+    page = action(admin_client, "duplicate_selected", selected)
+    form = page.context["form"]
+    shown = {m.pk: form.fields[form.field_name(m)].widget.attrs["placeholder"] for m in selected}
+    blank_names = {form.field_name(m): "" for m in selected}
+    action(admin_client, "duplicate_selected", selected, post="yes", **blank_names)
+
+    assert sorted(shown.values()) == ["Villains (copy 2)", "Villains (copy 3)"]
+    made = dict(
+        Manifest.objects.filter(name__in=shown.values()).values_list("parent_manifest", "name")
+    )
+    assert made == shown
+
+
 def test_duplicate_action_refuses_a_too_long_name(admin_client, make_manifest):
     heroes = make_manifest("Heroes")
 
