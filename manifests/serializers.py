@@ -186,7 +186,10 @@ class DuplicateRequestSerializer(StrictSerializerMixin, serializers.Serializer):
         max_length=200,
         required=False,
         allow_blank=True,
-        help_text='Name of the copy; default "<original> (copy)". Also accepted as ?name=.',
+        help_text=(
+            'Name of the copy; default: the first free "<original> (copy)", '
+            '"<original> (copy 2)", … Also accepted as ?name=.'
+        ),
     )
 
 

@@ -85,8 +85,20 @@ class ManifestViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="Duplicate a manifest with its assets and files",
+        description=(
+            "Copies the manifest and all its assets (tags, order, images) into a new DRAFT "
+            "manifest whose parent is the original. Without a `name`, the copy is named like "
+            'a file manager names copies: the first free "<base> (copy)", "<base> (copy 2)", '
+            '"<base> (copy 3)", … where the base is the original\'s name without such a '
+            'suffix (copying "Villains (copy)" gives "Villains (copy 2)"). Deleted '
+            "manifests' names count as taken, since they can be restored."
+        ),
         request=DuplicateRequestSerializer,
-        parameters=[OpenApiParameter("name", str, description="Name of the copy.")],
+        parameters=[
+            OpenApiParameter(
+                "name", str, description='Name of the copy; default "<base> (copy N)".'
+            )
+        ],
         responses={
             201: ManifestDetailSerializer,
             409: OpenApiResponse(

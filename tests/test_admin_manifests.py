@@ -466,6 +466,37 @@ def test_duplicate_action_asks_for_names_then_copies(curator, make_manifest, mak
     assert any("Created 2 copies" in m for m in messages_on(response.follow()))
 
 
+def test_duplicate_page_shows_the_name_the_copy_will_get(curator, make_manifest):
+    villains = make_manifest("Villains")
+    services.manifest_duplicate(manifest=villains)
+
+    page = curator.get(reverse("admin:manifests_manifest_duplicate", args=[villains.pk]))
+    form = form_with_button(page, "Duplicate")
+    response = press(form)  # the name left blank
+
+    assert form[f"name_{villains.pk}"].attrs["placeholder"] == "Villains (copy 2)"
+    assert response.location.endswith(change_url(Manifest.objects.get(name="Villains (copy 2)")))
+
+
+def test_duplicate_action_proposes_distinct_names_for_copies_of_one_original(
+    curator, make_manifest
+):
+    villains = make_manifest("Villains")
+    first_copy = services.manifest_duplicate(manifest=villains)
+    selected = [villains, first_copy]
+
+    page = run_action(curator, "duplicate_selected", selected)
+    form = form_with_button(page, "Duplicate")
+    shown = {m.pk: form[f"name_{m.pk}"].attrs["placeholder"] for m in selected}
+    press(form)  # every name left blank
+
+    assert sorted(shown.values()) == ["Villains (copy 2)", "Villains (copy 3)"]
+    made = dict(
+        Manifest.objects.filter(name__in=shown.values()).values_list("parent_manifest", "name")
+    )
+    assert made == shown
+
+
 def test_duplicate_action_refuses_a_too_long_name(curator, make_manifest):
     heroes = make_manifest("Heroes")
     page = run_action(curator, "duplicate_selected", [heroes])

@@ -212,3 +212,43 @@ def test_curator_edits_a_manifest_without_filling_every_row(page, live_server):
     assert "Henchman" not in names
     manifest.refresh_from_db()
     assert (manifest.asset_count, manifest.version) == (2, 6)
+
+
+def test_duplicate_page_buttons_line_up_as_on_djangos_confirmation_pages(
+    page, live_server, tmp_path
+):
+    manifest = services.manifest_create(name="Villains")
+    pages = f"{live_server.url}/admin/manifests/manifest/{manifest.pk}"
+
+    def buttons(url: str, screenshot: str) -> tuple[dict, dict, dict]:
+        """The submit button's box, the cancel link's box and that of the link's text."""
+        page.goto(url)
+        page.screenshot(path=str(tmp_path / screenshot))
+        form = page.locator("#content form")
+        cancel = form.locator(".cancel-link")
+        text = cancel.evaluate(
+            """link => {
+                const range = document.createRange();
+                range.selectNodeContents(link);
+                const {x, y, width, height} = range.getBoundingClientRect();
+                return {x, y, width, height};
+            }"""
+        )
+        return form.locator("input[type=submit]").bounding_box(), cancel.bounding_box(), text
+
+    django_submit, django_cancel, _ = buttons(f"{pages}/delete/", "delete.png")
+    submit, cancel, cancel_text = buttons(f"{pages}/duplicate/", "duplicate.png")
+
+    def middle(box: dict) -> float:
+        return box["y"] + box["height"] / 2
+
+    def gap(left: dict, right: dict) -> float:
+        return right["x"] - (left["x"] + left["width"])
+
+    assert middle(cancel) == pytest.approx(middle(submit), abs=1)
+    assert middle(cancel_text) == pytest.approx(middle(submit), abs=1)
+    assert cancel["height"] == pytest.approx(submit["height"], abs=1)
+    # As Django's delete confirmation shows the same pair of buttons.
+    assert cancel["height"] == pytest.approx(django_cancel["height"], abs=1)
+    assert submit["height"] == pytest.approx(django_submit["height"], abs=1)
+    assert gap(submit, cancel) == pytest.approx(gap(django_submit, django_cancel), abs=1)

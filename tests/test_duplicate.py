@@ -62,9 +62,76 @@ def test_copy_continues_the_tag_numbering(make_manifest, make_asset):
     assert make_asset(copy).manifest_tag == "CHAR_03"
 
 
+def copy_names(source, times: int) -> list[str]:
+    return [services.manifest_duplicate(manifest=source).name for _ in range(times)]
+
+
+def test_copies_are_numbered_like_a_file_manager_numbers_them(make_manifest):
+    villains = make_manifest("Villains")
+
+    assert copy_names(villains, 3) == ["Villains (copy)", "Villains (copy 2)", "Villains (copy 3)"]
+
+
+def test_copying_a_copy_numbers_the_next_copy_of_its_original(make_manifest):
+    villains = make_manifest("Villains")
+    first, second = (services.manifest_duplicate(manifest=villains) for _ in range(2))
+
+    assert services.manifest_duplicate(manifest=first).name == "Villains (copy 3)"
+    assert services.manifest_duplicate(manifest=second).name == "Villains (copy 4)"
+    # Copies of copies used to be named "… (copy) (copy)": such a name is a copy too.
+    legacy = make_manifest("Villains (copy) (copy)")
+    assert services.manifest_duplicate(manifest=legacy).name == "Villains (copy 5)"
+
+
+def test_a_copy_takes_the_first_free_number(make_manifest):
+    villains = make_manifest("Villains")
+    make_manifest("Villains (copy)")
+    make_manifest("Villains (copy 3)")
+    make_manifest("Villains (copy 2) extended")  # not a copy's name: leaves 2 free
+
+    assert copy_names(villains, 2) == ["Villains (copy 2)", "Villains (copy 4)"]
+
+
+def test_names_of_deleted_manifests_stay_taken(make_manifest):
+    villains = make_manifest("Villains")
+    services.manifest_soft_delete(manifest=services.manifest_duplicate(manifest=villains))
+
+    assert services.manifest_duplicate(manifest=villains).name == "Villains (copy 2)"
+
+
+def test_a_name_that_only_looks_numbered_is_a_name_of_its_own(make_manifest):
+    for name in ["(copy)", "Villains (copy 1)", "Villains (copy 02)", "Villains (Copy)"]:
+        assert services.manifest_copy_name(manifest=make_manifest(name)) == f"{name} (copy)"
+
+
 def test_long_names_are_shortened_to_fit_the_copy_suffix(make_manifest):
-    copy = services.manifest_duplicate(manifest=make_manifest("x" * 200))
-    assert len(copy.name) == 200 and copy.name.endswith(" (copy)")
+    source = make_manifest("x" * 200)
+
+    names = copy_names(source, 2) + copy_names(source, 8)[-1:]
+
+    assert names == ["x" * 193 + " (copy)", "x" * 191 + " (copy 2)", "x" * 190 + " (copy 10)"]
+    longest = make_manifest("y" * 193 + " (copy)")
+    assert services.manifest_duplicate(manifest=longest).name == "y" * 191 + " (copy 2)"
+
+
+def test_an_explicit_name_is_used_as_given_even_when_taken(make_manifest):
+    villains = make_manifest("Villains")
+    services.manifest_duplicate(manifest=villains)
+
+    copy = services.manifest_duplicate(manifest=villains, name=" Villains (copy) ")
+
+    assert copy.name == "Villains (copy)"
+    assert Manifest.objects.filter(name="Villains (copy)").count() == 2
+
+
+def test_the_copy_name_is_found_in_one_query(make_manifest, django_assert_num_queries):
+    villains = make_manifest("Villains")
+    copy_names(villains, 5)
+
+    with django_assert_num_queries(1):
+        name = services.manifest_copy_name(manifest=villains, reserved=["Villains (copy 6)"])
+
+    assert name == "Villains (copy 7)"
 
 
 class CopyInterrupted(Exception):
@@ -126,6 +193,14 @@ def test_the_browsable_duplicate_form_asks_for_a_name_and_works_as_sent(
     assert json.loads(content) == {"name": ""}
     assert sent.status_code == 201, sent.content
     assert sent.json()["name"] == "Cast (copy)"
+
+
+def test_duplicating_twice_through_the_api_gives_distinct_names(api, make_manifest):
+    source = make_manifest("Villains")
+
+    names = [api.post(f"/api/manifests/{source.pk}/duplicate").json()["name"] for _ in range(2)]
+
+    assert names == ["Villains (copy)", "Villains (copy 2)"]
 
 
 def test_a_missing_original_refuses_the_duplicate_naming_the_asset(

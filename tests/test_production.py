@@ -45,6 +45,13 @@ def test_gunicorn_serves_the_app_and_whitenoise_its_static_files(tmp_path):
         )
         assert static.status == 200
         assert "max-age" in static.headers["Cache-Control"]  # hashed name: cached for good
+        icon_link = page.split('<link rel="icon" href="')[1].split('"')[0]
+        favicon = urllib.request.urlopen(
+            urllib.request.Request(f"{base}/favicon.ico", headers=https), timeout=5
+        )
+        assert favicon.status == 200  # after a redirect to the hashed static file
+        assert urlsplit(favicon.url).path == icon_link != "/static/vidpipe/favicon.ico"
+        assert favicon.headers["Content-Type"] == "image/x-icon"
         for path, status in [
             ("/api/manifests", 401),
             ("/media/manifests/x.png", 404),  # production leaves media to the web server

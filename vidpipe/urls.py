@@ -5,10 +5,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from vidpipe.favicon import favicon
 from vidpipe.media import serve_media
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs", permanent=False)),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/", include("manifests.urls")),
     path("api-auth/", include("rest_framework.urls")),

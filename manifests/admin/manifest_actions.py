@@ -23,19 +23,20 @@ from manifests.models import Manifest
 
 
 class DuplicateForm(forms.Form):
-    """One name per manifest to copy; blank means "<original> (copy)"."""
+    """One name per manifest to copy; blank means the proposed name shown as placeholder."""
 
     def __init__(self, manifests, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.manifests = manifests
+        proposed: list[str] = []
         for manifest in manifests:
+            # Copies are made in this order: each proposal leaves the earlier ones taken.
+            proposed.append(services.manifest_copy_name(manifest=manifest, reserved=proposed))
             self.fields[self.field_name(manifest)] = forms.CharField(
                 label=f"Name of the copy of {manifest.name}",
                 max_length=Manifest._meta.get_field("name").max_length,
                 required=False,
-                widget=forms.TextInput(
-                    attrs={"size": 50, "placeholder": f"{manifest.name}{services.COPY_SUFFIX}"}
-                ),
+                widget=forms.TextInput(attrs={"size": 50, "placeholder": proposed[-1]}),
             )
 
     @staticmethod

@@ -22,9 +22,9 @@ from manifests.services.assets import (
 from manifests.services.common import MAX_LABEL_LENGTH, MAX_LABELS, normalize_labels
 from manifests.services.contact_sheets import manifest_render_contact_sheet
 from manifests.services.manifests import (
-    COPY_SUFFIX,
     CREATE_STATUSES,
     MANIFEST_EDITABLE_FIELDS,
+    manifest_copy_name,
     manifest_create,
     manifest_duplicate,
     manifest_restore,
@@ -38,7 +38,6 @@ from manifests.services.thumbnails import thumbnails_rebuild
 
 __all__ = [
     "ASSET_EDITABLE_FIELDS",
-    "COPY_SUFFIX",
     "CREATE_STATUSES",
     "MANIFEST_EDITABLE_FIELDS",
     "MAX_LABELS",
@@ -48,6 +47,7 @@ __all__ = [
     "asset_delete",
     "asset_render_thumbnail",
     "asset_update",
+    "manifest_copy_name",
     "manifest_create",
     "manifest_duplicate",
     "manifest_purge_candidates",

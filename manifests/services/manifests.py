@@ -2,9 +2,11 @@
 
 import logging
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from decimal import Decimal
+from itertools import count
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -39,7 +41,10 @@ MANIFEST_EDITABLE_FIELDS = frozenset(
 )
 logger = logging.getLogger(__name__)
 
-COPY_SUFFIX = " (copy)"
+# The suffix of a copy's default name: " (copy)" for the first, then " (copy 2)"…
+COPY_SUFFIX_PATTERN = re.compile(r" \(copy(?: ([2-9]|[1-9][0-9]+))?\)$")
+# Room the longest suffix could need: " (copy " + 12 digits + ")".
+COPY_SUFFIX_ROOM = 20
 CREATE_STATUSES = frozenset(
     {Manifest.Status.DRAFT, *Manifest.STATUS_TRANSITIONS[Manifest.Status.DRAFT]}
 )
@@ -118,9 +123,42 @@ def manifest_restore(*, manifest: Manifest) -> Manifest:
     return manifest
 
 
-def _copy_name(source_name: str) -> str:
-    limit = Manifest._meta.get_field("name").max_length - len(COPY_SUFFIX)
-    return f"{source_name[:limit].rstrip()}{COPY_SUFFIX}"
+def _copy_base(name: str) -> str:
+    """The name without its copy suffixes: "Villains (copy 2)" and "Villains (copy) (copy)"
+    (as copies of copies used to be named) are both copies of "Villains"."""
+    while (suffix := COPY_SUFFIX_PATTERN.search(name)) and suffix.start() > 0:
+        name = name[: suffix.start()].rstrip()
+    return name
+
+
+def _numbered_copy(base: str, number: int) -> str:
+    """`<base> (copy)` or `<base> (copy N)`, the base shortened to fit the name's limit."""
+    suffix = " (copy)" if number == 1 else f" (copy {number})"
+    limit = Manifest._meta.get_field("name").max_length - len(suffix)
+    return f"{base[:limit].rstrip()}{suffix}"
+
+
+def manifest_copy_name(*, manifest: Manifest, reserved: Collection[str] = ()) -> str:
+    """The name a copy of `manifest` gets when none is given: the first free
+    "<base> (copy)", "<base> (copy 2)", … where the base is its name without a copy suffix.
+
+    Deleted manifests keep their names taken: they can be restored, and a restored
+    manifest would be back beside a copy of the same name. `reserved` names count as
+    taken too (names already proposed for other copies). One query, whatever the number
+    of copies.
+    """
+    base = _copy_base(manifest.name)
+    # A prefix every candidate shares, however far a long base is shortened to fit.
+    limit = Manifest._meta.get_field("name").max_length - COPY_SUFFIX_ROOM
+    taken = set(reserved)
+    taken.update(
+        Manifest.all_objects.filter(
+            name__startswith=base[:limit].rstrip(), name__contains=" (copy", name__endswith=")"
+        )
+        .order_by()
+        .values_list("name", flat=True)
+    )
+    return next(name for n in count(1) if (name := _numbered_copy(base, n)) not in taken)
 
 
 def _stored_basename(name: str, owner_id: Any) -> str:
@@ -164,8 +202,10 @@ def manifest_duplicate(
         # The lock keeps assets from being added or removed while they are copied.
         source = lock_manifest(manifest.pk)
         assets = list(Asset.all_objects.filter(manifest=source).ordered())
+        # Chosen under the source's lock: two copies of one manifest wait for each other
+        # (and on SQLite every writer does), so the second sees the first's name as taken.
         copy = Manifest(
-            name=name or _copy_name(source.name),
+            name=name or manifest_copy_name(manifest=source),
             description=source.description,
             category=source.category,
             tags=list(source.tags),

@@ -19,7 +19,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("manifest_id", help="id (UUID) of the manifest to copy")
-        parser.add_argument("--name", help='name of the copy (default: "<original> (copy)")')
+        parser.add_argument(
+            "--name",
+            help='name of the copy (default: the first free "<original> (copy)", '
+            '"<original> (copy 2)", …; copying a copy numbers the next copy of its original)',
+        )
 
     def handle(self, *args, manifest_id: str, name: str | None, verbosity: int, **options):
         source = self._live_manifest(manifest_id)
