@@ -1,5 +1,5 @@
-"""The app in real processes: `manage.py` commands and a gunicorn server on a free port,
-configured through the environment as in production."""
+"""The app in real processes: `manage.py` commands, make in a scratch checkout, and a gunicorn
+server on a free port, configured through the environment."""
 
 import os
 import socket
@@ -88,3 +88,45 @@ def gunicorn(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+CHECKOUT_PATHS = ("Makefile", "manage.py", "requirements.txt", "vidpipe", "manifests", "templates")
+
+
+def checkout(directory: Path) -> Path:
+    """A checkout of this repository in `directory`, made of symlinks, for commands that run
+    in one (make, README blocks): whatever they write there stays there.
+
+    Its `.venv` links the running interpreter's virtualenv entry by entry, with a fresh
+    `.requirements-installed` stamp of its own: this interpreter has the requirements (it runs
+    the suite), and `make` must never reinstall them into a virtualenv others share.
+    """
+    directory.mkdir()
+    for name in CHECKOUT_PATHS:
+        (directory / name).symlink_to(ROOT / name)
+    venv = directory / ".venv"
+    venv.mkdir()
+    for entry in Path(sys.prefix).iterdir():
+        if entry.name != ".requirements-installed":
+            (venv / entry.name).symlink_to(entry)
+    (venv / ".requirements-installed").touch()
+    return directory
+
+
+def development_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Development settings (debug on) on a fresh SQLite file and media folder under tmp_path,
+    for commands and make outside of any outer make run."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "MAKE", "MFLAGS")) and name != "VENV"
+    }
+    env.update(
+        {
+            "DJANGO_DEBUG": "1",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+        }
+    )
+    env.update(extra)
+    return env
