@@ -45,8 +45,13 @@ serve: install
 
 # Asks at the terminal; with DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and
 # optionally DJANGO_SUPERUSER_EMAIL) in the environment it runs without asking (--noinput).
+# --noinput insists on the email unless it is given empty, which it accepts: no address.
 superuser: migrate
-	$(PY) manage.py createsuperuser $(if $(and $(DJANGO_SUPERUSER_USERNAME),$(DJANGO_SUPERUSER_PASSWORD)),--noinput)
+ifneq ($(and $(DJANGO_SUPERUSER_USERNAME),$(DJANGO_SUPERUSER_PASSWORD)),)
+	DJANGO_SUPERUSER_EMAIL="$${DJANGO_SUPERUSER_EMAIL-}" $(PY) manage.py createsuperuser --noinput
+else
+	$(PY) manage.py createsuperuser
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

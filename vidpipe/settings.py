@@ -242,9 +242,30 @@ CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Logging -------------------------------------------------------------------------------
+# One console handler, on the root logger, prints every record once: Django's ("Unauthorized:
+# /api/"), the app's (manifests.*, e.g. a file that could not be removed) and the libraries',
+# with debug on or off. Django's default configuration, applied first, also gives "django" a
+# console handler of its own (debug only) that printed its records a second time; naming
+# "django" here removes that handler, and resets its children, so runserver's request log
+# ("GET /api/ HTTP/1.1" 401) is declared again as Django declares it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }

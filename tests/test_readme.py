@@ -1,0 +1,114 @@
+"""The README's "First steps" and "A walk through the API", run as written with bash in a
+scratch checkout, against a development server on a fresh database and media folder."""
+
+import os
+import re
+import sqlite3
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+from tests.processes import ROOT, checkout, development_env, runserver
+
+# Every curl also reports its HTTP status on stderr, in order; the README's commands are
+# otherwise run unchanged, and the first failing one stops the script.
+PREAMBLE = """\
+set -euo pipefail
+curl() { command curl --write-out '%{stderr}HTTP %{http_code}\\n' "$@"; }
+"""
+
+# What the walk-through's comments promise, request by request.
+WALKTHROUGH_STATUSES = [
+    201,  # the manifest
+    201,  # CHAR_01
+    201,  # CHAR_02
+    201,  # OBJ_01
+    200,  # the manifest, with its assets
+    200,  # the upload
+    200,  # the filtered list
+    201,  # the project
+    409,  # the refused delete
+    201,  # the copy
+]
+CAST = [("CHAR_01", "Hero"), ("CHAR_02", "Sidekick"), ("OBJ_01", "Sword")]
+
+
+def sh_block(heading: str) -> str:
+    """The one ```sh block in the README section under `## heading`."""
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", readme, re.M | re.S)
+    assert section, f"README has no section {heading!r}"
+    blocks = re.findall(r"^```sh\n(.*?)^```$", section.group(1), re.M | re.S)
+    assert len(blocks) == 1, f"README section {heading!r} has {len(blocks)} sh blocks"
+    return blocks[0]
+
+
+def files_under(directory: Path) -> set[str]:
+    """Every path under `directory`, symlinks listed but not followed."""
+    found = set()
+    for folder, subfolders, files in os.walk(directory):
+        for name in subfolders + files:
+            found.add(os.path.relpath(os.path.join(folder, name), directory))
+    return found
+
+
+def rows(database: Path, query: str, *params: str) -> list[sqlite3.Row]:
+    with closing(sqlite3.connect(database)) as connection:
+        connection.row_factory = sqlite3.Row
+        return connection.execute(query, params).fetchall()
+
+
+def assets(database: Path, manifest_id: str) -> list[sqlite3.Row]:
+    """A manifest's assets, in order."""
+    query = "SELECT * FROM manifests_asset WHERE manifest_id = ? ORDER BY sort_order"
+    return rows(database, query, manifest_id)
+
+
+def cast(assets: list[sqlite3.Row]) -> list[tuple[str, str]]:
+    return [(asset["manifest_tag"], asset["name"]) for asset in assets]
+
+
+def test_first_steps_and_walkthrough_run_as_written(tmp_path):
+    work = checkout(tmp_path / "checkout")
+    (tmp_path / "tmp").mkdir()
+    env = development_env(tmp_path, TMPDIR=str(tmp_path / "tmp"))
+    before = files_under(work)
+
+    with runserver(env, log=tmp_path / "server.log") as base:
+        script = PREAMBLE + sh_block("First steps") + sh_block("A walk through the API")
+        script = script.replace("http://127.0.0.1:8000", base)
+        result = subprocess.run(
+            ["bash", "-c", script],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    server_log = (tmp_path / "server.log").read_text()
+    assert result.returncode == 0, result.stderr + server_log
+    statuses = [int(line[5:]) for line in result.stderr.splitlines() if line.startswith("HTTP ")]
+    assert statuses == WALKTHROUGH_STATUSES, result.stderr + server_log
+    assert files_under(work) == before
+
+    database = tmp_path / "dev.sqlite3"
+    (user,) = rows(database, "SELECT * FROM auth_user")
+    assert (user["username"], user["is_staff"]) == ("alice", 1)
+    manifests = {row["name"]: row for row in rows(database, "SELECT * FROM manifests_manifest")}
+    assert sorted(manifests) == ["Hero Characters", "Second cast"]
+    hero, copy = manifests["Hero Characters"], manifests["Second cast"]
+    assert hero["deleted_at"] is None  # the delete was refused
+    assert hero["times_used"] == 1
+    hero_assets = assets(database, hero["id"])
+    assert cast(hero_assets) == CAST
+    assert [bool(asset["reference_image"]) for asset in hero_assets] == [False, False, True]
+    sword_image = hero_assets[2]["reference_image"]
+    assert sword_image.endswith("_sword.png")
+    assert (tmp_path / "media" / sword_image).is_file()
+    (project,) = rows(database, "SELECT * FROM manifests_project")
+    assert project["name"] == "Trailer"
+    assert (project["manifest_id"], project["manifest_version"]) == (hero["id"], hero["version"])
+    assert copy["parent_manifest_id"] == hero["id"]
+    assert cast(assets(database, copy["id"])) == CAST
