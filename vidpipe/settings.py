@@ -248,7 +248,9 @@ X_FRAME_OPTIONS = "DENY"
 # with debug on or off. Django's default configuration, applied first, also gives "django" a
 # console handler of its own (debug only) that printed its records a second time; naming
 # "django" here removes that handler, and resets its children, so runserver's request log
-# ("GET /api/ HTTP/1.1" 401) is declared again as Django declares it.
+# ("GET /api/ HTTP/1.1" 401) is declared again as Django declares it. "django" takes the
+# same level as the root, so DJANGO_LOG_LEVEL governs Django's records too.
+LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -263,9 +265,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler"},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django": {"handlers": [], "level": "INFO"},
+        "django": {"handlers": [], "level": LOG_LEVEL},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
