@@ -30,7 +30,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) manage.py makemigrations --check --dry-run
+	DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=lint-only-$$(date +%s)-a-long-random-enough-secret-key-value \
 		DJANGO_ALLOWED_HOSTS=example.com $(PY) manage.py check --deploy --fail-level WARNING
 
@@ -43,15 +43,19 @@ serve: install
 	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn vidpipe.wsgi --bind $(HOST):$(PORT) \
 		--workers $${WEB_CONCURRENCY:-3} --access-logfile - --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
-# Asks at the terminal; with DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and
-# optionally DJANGO_SUPERUSER_EMAIL) in the environment it runs without asking (--noinput).
-# --noinput insists on the email unless it is given empty, which it accepts: no address.
+# With DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD in the environment (and
+# optionally DJANGO_SUPERUSER_EMAIL) it runs without asking (--noinput); else it asks at the
+# terminal, and without one says which variables to set. The shell reads the variables (make
+# would expand a `$` in a password); --noinput accepts an empty email: none is recorded.
 superuser: migrate
-ifneq ($(and $(DJANGO_SUPERUSER_USERNAME),$(DJANGO_SUPERUSER_PASSWORD)),)
-	DJANGO_SUPERUSER_EMAIL="$${DJANGO_SUPERUSER_EMAIL-}" $(PY) manage.py createsuperuser --noinput
-else
-	$(PY) manage.py createsuperuser
-endif
+	@if [ -n "$${DJANGO_SUPERUSER_USERNAME-}" ] && [ -n "$${DJANGO_SUPERUSER_PASSWORD-}" ]; then \
+		DJANGO_SUPERUSER_EMAIL="$${DJANGO_SUPERUSER_EMAIL-}" $(PY) manage.py createsuperuser --noinput; \
+	elif [ -t 0 ]; then \
+		$(PY) manage.py createsuperuser; \
+	else \
+		echo "make superuser: no terminal to ask at; set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD" >&2; \
+		exit 2; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

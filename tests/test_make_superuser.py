@@ -5,7 +5,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from tests.processes import checkout, development_env
+from tests.processes import checkout, development_env, manage
 
 
 def make_superuser(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
@@ -50,10 +50,27 @@ def test_an_email_in_the_environment_is_recorded(tmp_path):
     assert users(tmp_path) == [("alice", "alice@example.com", 1, 1, 1)]
 
 
-def test_without_a_password_it_asks_at_the_terminal(tmp_path):
-    result = make_superuser(tmp_path, DJANGO_SUPERUSER_USERNAME="alice")
+def test_a_password_with_dollars_and_make_syntax_is_taken_as_typed(tmp_path):
+    password = "pa$$word $(shell touch pwned) $HOME"
+    result = make_superuser(
+        tmp_path, DJANGO_SUPERUSER_USERNAME="alice", DJANGO_SUPERUSER_PASSWORD=password
+    )
 
     assert result.returncode == 0, result.stderr
-    # createsuperuser's interactive mode, which gives up when stdin is not a terminal.
-    assert "Superuser creation skipped due to not running in a TTY." in result.stdout
+    assert not (tmp_path / "checkout" / "pwned").exists()
+    signed_in = manage(
+        {**development_env(tmp_path), "TYPED": password},
+        "shell",
+        "--command",
+        "import os; from django.contrib.auth import authenticate; "
+        "print(authenticate(username='alice', password=os.environ['TYPED']))",
+    )
+    assert signed_in.stdout.splitlines()[-1] == "alice", signed_in.stderr
+
+
+def test_without_a_password_and_no_terminal_it_says_what_to_set(tmp_path):
+    result = make_superuser(tmp_path, DJANGO_SUPERUSER_USERNAME="alice")
+
+    assert result.returncode != 0
+    assert "set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD" in result.stderr
     assert users(tmp_path) == []

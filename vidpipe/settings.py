@@ -248,9 +248,11 @@ X_FRAME_OPTIONS = "DENY"
 # with debug on or off. Django's default configuration, applied first, also gives "django" a
 # console handler of its own (debug only) that printed its records a second time; naming
 # "django" here removes that handler, and resets its children, so runserver's request log
-# ("GET /api/ HTTP/1.1" 401) is declared again as Django declares it. "django" takes the
-# same level as the root, so DJANGO_LOG_LEVEL governs Django's records too.
+# ("GET /api/ HTTP/1.1" 401) is declared again as Django declares it. As in Django's own
+# defaults, "django" shows INFO in debug ("Watching for file changes with StatReloader"), and
+# DJANGO_LOG_LEVEL, when set, governs it as it governs the root.
 LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "WARNING")
+DJANGO_LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO" if DEBUG else "WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -267,7 +269,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django": {"handlers": [], "level": LOG_LEVEL},
+        "django": {"handlers": [], "level": DJANGO_LOG_LEVEL},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
