@@ -19,6 +19,13 @@ from webtest import Upload
 from webtest.forms import Form
 
 PASSWORD = "a-long-curator-password"
+MANIFEST_CHANGELIST = "/admin/manifests/manifest/"
+MANIFEST_ADD = f"{MANIFEST_CHANGELIST}add/"
+
+
+def manifest_url(manifest, page: str = "change") -> str:
+    """The address of one of a manifest's admin pages: change, delete, duplicate…"""
+    return f"{MANIFEST_CHANGELIST}{manifest.pk}/{page}/"
 
 
 def sign_in(app: DjangoTestApp, username: str, password: str = PASSWORD) -> None:

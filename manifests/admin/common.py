@@ -156,7 +156,11 @@ class DomainErrorsAsMessages:
             with removed_on_failure():
                 return super().changeform_view(request, object_id, form_url, extra_context)
         except DOMAIN_ERRORS as exc:
-            self.message_user(request, domain_error_message(exc), messages.ERROR)
+            message = domain_error_message(exc)
+            if request.FILES:
+                chosen = ", ".join(f"“{upload.name}”" for upload in request.FILES.values())
+                message += f" Nothing was saved: choose the files again ({chosen})."
+            self.message_user(request, message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def delete_view(self, request, object_id, extra_context=None):
@@ -177,7 +181,9 @@ class FilesToChooseAgain:
         if request.method == "POST" and request.FILES:
             forms_shown = [context["adminform"].form]
             for inline in context.get("inline_admin_formsets", ()):
-                forms_shown += inline.formset.forms
+                formset = inline.formset
+                # A row ticked for deletion needs no file, however refused the page was.
+                forms_shown += [f for f in formset.forms if not formset._should_delete_form(f)]
             lost = [note_lost_file(form, request.FILES) for form in forms_shown]
             lost = [where for where in lost if where]
             if lost:
