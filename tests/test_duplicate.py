@@ -8,6 +8,7 @@ from manifests import services
 from manifests.files import delete_files
 from manifests.models import Asset, Manifest
 from tests.conftest import image_upload, stored_files
+from tests.queries import assert_num_queries
 
 
 def test_duplicate_copies_assets_tags_order_and_files(make_manifest, make_asset, media_root):
@@ -124,11 +125,11 @@ def test_an_explicit_name_is_used_as_given_even_when_taken(make_manifest):
     assert Manifest.objects.filter(name="Villains (copy)").count() == 2
 
 
-def test_the_copy_name_is_found_in_one_query(make_manifest, django_assert_num_queries):
+def test_the_copy_name_is_found_in_one_query(make_manifest):
     villains = make_manifest("Villains")
     copy_names(villains, 5)
 
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         name = services.manifest_copy_name(manifest=villains, reserved=["Villains (copy 6)"])
 
     assert name == "Villains (copy 7)"

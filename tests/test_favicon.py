@@ -19,6 +19,11 @@ def development_static(settings):
     settings.WHITENOISE_AUTOREFRESH = True
 
 
+def test_favicon_ico_answers_reads_only(client):
+    assert client.head("/favicon.ico").status_code == 302
+    assert client.post("/favicon.ico").status_code == 405
+
+
 def test_favicon_ico_leads_to_a_real_icon(client, development_static):
     response = client.get("/favicon.ico", follow=True)
 

@@ -68,11 +68,29 @@ def cast(assets: list[sqlite3.Row]) -> list[tuple[str, str]]:
     return [(asset["manifest_tag"], asset["name"]) for asset in assets]
 
 
+def repository_state() -> str:
+    """What git sees in the repository the scratch checkout links to, ignored files too: a
+    command that writes through a symlinked folder (manifests/, vidpipe/) shows up here.
+    Python's and the tools' caches aside."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    caches = re.compile(
+        r'^.. "?(\.venv|\.pytest_cache/|\.ruff_cache/|\.hypothesis/|(.*/)?__pycache__/)'
+    )
+    return "\n".join(line for line in status.splitlines() if not caches.match(line))
+
+
 def test_first_steps_and_walkthrough_run_as_written(tmp_path):
     work = checkout(tmp_path / "checkout")
     (tmp_path / "tmp").mkdir()
     env = development_env(tmp_path, TMPDIR=str(tmp_path / "tmp"))
     before = files_under(work)
+    repository_before = repository_state()
 
     with runserver(env, log=tmp_path / "server.log") as base:
         script = PREAMBLE + sh_block("First steps") + sh_block("A walk through the API")
@@ -92,6 +110,7 @@ def test_first_steps_and_walkthrough_run_as_written(tmp_path):
     statuses = [int(line[5:]) for line in result.stderr.splitlines() if line.startswith("HTTP ")]
     assert statuses == WALKTHROUGH_STATUSES, result.stderr + server_log
     assert files_under(work) == before
+    assert repository_state() == repository_before
 
     database = tmp_path / "dev.sqlite3"
     (user,) = rows(database, "SELECT * FROM auth_user")
