@@ -50,6 +50,29 @@ class StoredFileMissing(ManifestError):
         )
 
 
+class VersionConflict(ManifestError):
+    """The manifest moved on since the caller read it: its change would overwrite another.
+
+    `expected` is what the caller had (a version number, or a revision for ETags); the
+    current version and revision are those of the locked row.
+    """
+
+    def __init__(self, manifest, *, expected: int, of: str = "version"):
+        self.manifest_id = manifest.pk
+        self.current_version = manifest.version
+        self.current_revision = manifest.revision
+        self.expected = expected
+        self.of = of
+        if of == "version":
+            moved = f"v{expected} → v{manifest.version}"
+        else:
+            moved = f"revision {expected} → {manifest.revision}"
+        super().__init__(
+            f"“{manifest.name}” was changed by someone else since you read it ({moved}); "
+            "nothing was saved. Reload it and apply your change again."
+        )
+
+
 def domain_error_message(exc: Exception) -> str:
     """The text of a refusal, for a message or a command's error: a ValidationError's
     messages joined (without the dict or list around them), else the exception's text."""

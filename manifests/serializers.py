@@ -108,15 +108,8 @@ class AssetSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = [
-            "manifest_tag",
-            "image_format",
-            "image_width",
-            "image_height",
-            "image_sha256",
-            "created_at",
-            "updated_at",
-        ]
+        # Writable: Asset.EDITABLE_FIELDS, as in the admin and the services.
+        read_only_fields = [f for f in fields if f not in Asset.EDITABLE_FIELDS]
         extra_kwargs = {
             "sort_order": {
                 "min_value": SORT_ORDER_MIN,
@@ -158,14 +151,8 @@ class ManifestSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = [
-            "asset_count",
-            "times_used",
-            "last_used_at",
-            "version",
-            "created_at",
-            "updated_at",
-        ]
+        # Writable: Manifest.EDITABLE_FIELDS, as in the admin and the services.
+        read_only_fields = [f for f in fields if f not in Manifest.EDITABLE_FIELDS]
         extra_kwargs = {"total_processing_cost": {"min_value": 0}}
 
     def validate_processing_progress(self, value):

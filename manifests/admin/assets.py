@@ -38,7 +38,7 @@ class AssetForm(forms.ModelForm):
 
     class Meta:
         model = Asset
-        fields = ["name", "asset_type", "description", "user_tags", "source", "sort_order"]
+        fields = Asset.EDITABLE_FIELDS
         widgets = {
             "name": forms.TextInput(attrs={"size": 12}),
             "description": forms.Textarea(attrs={"rows": 2, "cols": 16}),

@@ -131,10 +131,10 @@ def save_asset_form(form: forms.ModelForm, *, manifest: Any) -> Asset:
     attach its uploaded image; the form's instance becomes the saved asset."""
     data = form.cleaned_data
     if form.instance._state.adding:
-        fields = {f: data[f] for f in services.ASSET_EDITABLE_FIELDS if f in data}
+        fields = {f: data[f] for f in Asset.EDITABLE_FIELDS if f in data}
         asset = services.asset_create(manifest=manifest, **fields)
     else:
-        changes = {f: data[f] for f in form.changed_data if f in services.ASSET_EDITABLE_FIELDS}
+        changes = {f: data[f] for f in form.changed_data if f in Asset.EDITABLE_FIELDS}
         asset = services.asset_update(asset=form.instance, **changes) if changes else None
     if data.get("image"):
         asset = services.asset_attach_image(

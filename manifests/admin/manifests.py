@@ -55,7 +55,7 @@ class ManifestForm(forms.ModelForm):
 
     class Meta:
         model = Manifest
-        fields = sorted(services.MANIFEST_EDITABLE_FIELDS)
+        fields = Manifest.EDITABLE_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
     def __init__(self, *args, **kwargs):
@@ -209,7 +209,7 @@ class ManifestAdmin(
     # --- saving through the domain ---------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
-        data = {f: form.cleaned_data[f] for f in services.MANIFEST_EDITABLE_FIELDS}
+        data = {f: form.cleaned_data[f] for f in Manifest.EDITABLE_FIELDS}
         if change:
             changes = {f: data[f] for f in form.changed_data if f in data}
             saved = services.manifest_update(manifest=obj, **changes) if changes else None

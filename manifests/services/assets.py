@@ -6,7 +6,6 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.db.models import Max
 
 from manifests.exceptions import StoredFileMissing, UploadTooLarge
@@ -17,22 +16,18 @@ from manifests.images import (
     safe_image_name,
 )
 from manifests.models import Asset, Manifest
+from manifests.services.changes import manifest_change
 from manifests.services.common import (
     asset_label,
     changed_fields,
     clean_changes,
-    lock_manifest,
     normalize_labels,
-    record_manifest_change,
-    refresh_manifest_thumbnail,
     thumbnail_name,
     validate_fields,
 )
 from manifests.tagging import allocate_tag
 
-ASSET_EDITABLE_FIELDS = frozenset(
-    {"name", "asset_type", "description", "user_tags", "source", "sort_order"}
-)
+ASSET_EDITABLE_FIELDS = frozenset(Asset.EDITABLE_FIELDS)
 
 
 def _next_sort_order(manifest: Manifest) -> int:
@@ -62,8 +57,8 @@ def asset_create(
     sort_order: int | None = None,
 ) -> Asset:
     """Add an asset to a manifest, with the next tag of its type, placed last by default."""
-    with transaction.atomic():
-        locked = lock_manifest(manifest.pk)
+    with manifest_change(manifest.pk) as change:
+        locked = change.manifest
         if sort_order is None:
             sort_order = _next_sort_order(locked)
         asset = Asset(
@@ -78,15 +73,15 @@ def asset_create(
         validate_fields(asset, exclude=["manifest_tag"])
         asset.manifest_tag = allocate_tag(locked, asset.asset_type)
         asset.save(force_insert=True)
-        record_manifest_change(locked.pk, asset_delta=1, tag_sequences=locked.tag_sequences)
+        change.content(asset_delta=1, tag_sequences=locked.tag_sequences)
     return asset
 
 
 def asset_update(*, asset: Asset, **changes: Any) -> Asset:
     """Change an asset's editable fields; a new type gives it the next tag of that type."""
     changes = clean_changes(changes, allowed=ASSET_EDITABLE_FIELDS, labels_field="user_tags")
-    with transaction.atomic():
-        locked = lock_manifest(asset.manifest_id)
+    with manifest_change(asset.manifest_id) as change:
+        locked = change.manifest
         current = Asset.all_objects.get(pk=asset.pk)
         changed = changed_fields(current, changes)
         if not changed:
@@ -101,19 +96,18 @@ def asset_update(*, asset: Asset, **changes: Any) -> Asset:
             update_fields.append("manifest_tag")
             extra["tag_sequences"] = locked.tag_sequences
         current.save(update_fields=update_fields)
-        record_manifest_change(locked.pk, **extra)
+        change.content(**extra)
     return current
 
 
 def asset_delete(*, asset: Asset) -> None:
     """Remove an asset for good (its tag number is never handed out again) and its files."""
-    with transaction.atomic():
-        locked = lock_manifest(asset.manifest_id)
+    with manifest_change(asset.manifest_id) as change:
         current = Asset.all_objects.filter(pk=asset.pk).first()
         if current is None:
             return
         current.delete()
-        record_manifest_change(locked.pk, asset_delta=-1)
+        change.content(asset_delta=-1)
         delete_files_on_commit([current.reference_image.name, current.thumbnail.name])
 
 
@@ -129,8 +123,7 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
     if size is not None and size > limit:
         raise UploadTooLarge(size, limit)
     info, thumbnail = inspect_and_thumbnail(file)
-    with new_files() as stored, transaction.atomic():
-        locked = lock_manifest(asset.manifest_id)
+    with new_files() as stored, manifest_change(asset.manifest_id) as change:
         current = Asset.all_objects.get(pk=asset.pk)
         replaced = [current.reference_image.name, current.thumbnail.name]
         file.seek(0)
@@ -158,7 +151,7 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
                 "updated_at",
             ]
         )
-        record_manifest_change(locked.pk)
+        change.content()
         delete_files_on_commit(n for n in replaced if n and n not in stored)
     return current
 
@@ -174,8 +167,9 @@ def asset_render_thumbnail(*, asset: Asset) -> Asset:
             rendered = render_thumbnail(file)
     except FileNotFoundError:
         raise StoredFileMissing(asset_label(asset), source.name) from None
-    with new_files() as stored, transaction.atomic():
-        locked = lock_manifest(asset.manifest_id)
+    # Derived from unchanged content: no new version for the asset or its manifest, but
+    # the manifest's thumbnail may be this one.
+    with new_files() as stored, manifest_change(asset.manifest_id) as change:
         current = Asset.all_objects.get(pk=asset.pk)
         if current.reference_image.name != source.name:
             return current  # a new image arrived meanwhile, with its own thumbnail
@@ -186,9 +180,8 @@ def asset_render_thumbnail(*, asset: Asset) -> Asset:
             save=False,
         )
         stored.append(current.thumbnail.name)
-        # Derived from unchanged content: no new version for the asset or its manifest.
         Asset.all_objects.filter(pk=current.pk).update(thumbnail=current.thumbnail.name)
-        refresh_manifest_thumbnail(locked.pk)
+        change.asset_thumbnail()
         # The same name when the old file was missing: it is the new file now.
         if previous != current.thumbnail.name:
             delete_files_on_commit([previous])

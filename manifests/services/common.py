@@ -1,14 +1,12 @@
-"""What the operations share (package-internal): label normalisation, field validation, the
-manifest row lock, and the one UPDATE that records a change to a manifest's content."""
+"""What the operations share (package-internal): label normalisation, field validation and
+the manifest row lock for reading (changes lock it through `services.changes`)."""
 
 import math
 from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import QuerySet
 
 from manifests.models import Asset, Manifest, Project
 
@@ -86,49 +84,14 @@ def validate_fields(
 
 
 def lock_manifest(manifest_id: Any) -> Manifest:
-    """The live manifest, with its row locked until the transaction ends."""
+    """The live manifest, with its row locked until the transaction ends, for an operation
+    that reads it without changing it (duplicate); changes go through manifest_change."""
     return Manifest.objects.select_for_update().get(pk=manifest_id)
-
-
-def first_asset_thumbnail(manifest_id: Any) -> Coalesce:
-    """SQL for the manifest's own thumbnail: that of its first asset, in display order,
-    that has one ("" when none has).
-
-    The manifest's `thumbnail` names that asset's file rather than a copy of it; the file
-    belongs to the asset and is removed with it, never through the manifest.
-    """
-    first = (
-        Asset.all_objects.filter(manifest_id=manifest_id)
-        .exclude(thumbnail="")
-        .ordered()
-        .values("thumbnail")[:1]
-    )
-    return Coalesce(Subquery(first), Value(""))
 
 
 def thumbnail_name(asset: Asset, sha256: str, extension: str) -> str:
     """`<asset_id>_<hash>.<ext>`: a new name for each image, so caches never go stale."""
     return f"{asset.id}_{sha256[:16]}.{extension}"
-
-
-def refresh_manifest_thumbnail(manifest_id: Any) -> None:
-    """Point the manifest's thumbnail at its first asset's, when nothing else changed."""
-    Manifest.all_objects.filter(pk=manifest_id).update(thumbnail=first_asset_thumbnail(manifest_id))
-
-
-def record_manifest_change(manifest_id: Any, *, asset_delta: int = 0, **fields: Any) -> None:
-    """Bump the version (and the asset count) of a manifest whose content changed.
-
-    Every change to a manifest's assets ends here, so this is also where the manifest's
-    thumbnail follows its first asset (within the same UPDATE: no extra query).
-    """
-    Manifest.all_objects.filter(pk=manifest_id).update(
-        version=F("version") + 1,
-        asset_count=F("asset_count") + asset_delta,
-        updated_at=timezone.now(),
-        thumbnail=first_asset_thumbnail(manifest_id),
-        **fields,
-    )
 
 
 def changed_fields(instance: Any, changes: dict[str, Any]) -> dict[str, Any]:

@@ -5,13 +5,12 @@ from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
 
 from manifests.files import delete_files_on_commit, new_files
 from manifests.images import RenderedImage, SheetTile, render_contact_sheet
 from manifests.models import Asset, Manifest
-from manifests.services.common import lock_manifest
+from manifests.services.changes import ManifestChange, manifest_change
 
 # Renders made outside the lock before one is made under it (when the manifest keeps
 # changing while it renders).
@@ -36,13 +35,11 @@ def manifest_render_contact_sheet(
         sheet = _render(current)
         if on_rendered is not None:
             on_rendered()
-        with new_files() as stored, transaction.atomic():
-            locked = lock_manifest(manifest.pk)
-            if locked.version == current.version:
-                return _store(locked, sheet, stored)
-    with new_files() as stored, transaction.atomic():
-        locked = lock_manifest(manifest.pk)
-        return _store(locked, _render(locked), stored)
+        with new_files() as stored, manifest_change(manifest.pk) as change:
+            if change.manifest.version == current.version:
+                return _store(change, sheet, stored)
+    with new_files() as stored, manifest_change(manifest.pk) as change:
+        return _store(change, _render(change.manifest), stored)
 
 
 def _render(manifest: Manifest) -> RenderedImage:
@@ -66,7 +63,8 @@ def _render(manifest: Manifest) -> RenderedImage:
     return render_contact_sheet(title=manifest.name, tiles=tiles)
 
 
-def _store(locked: Manifest, sheet: RenderedImage, stored: list[str]) -> Manifest:
+def _store(change: ManifestChange, sheet: RenderedImage, stored: list[str]) -> Manifest:
+    locked = change.manifest
     previous = locked.contact_sheet.name
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
     locked.contact_sheet.save(
@@ -76,6 +74,6 @@ def _store(locked: Manifest, sheet: RenderedImage, stored: list[str]) -> Manifes
     )
     stored.append(locked.contact_sheet.name)
     # A derived file, not a change of content: neither version nor updated_at move.
-    Manifest.all_objects.filter(pk=locked.pk).update(contact_sheet=locked.contact_sheet.name)
+    change.state(contact_sheet=locked.contact_sheet.name)
     delete_files_on_commit([previous])
     return locked

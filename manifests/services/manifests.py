@@ -11,34 +11,24 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from manifests.exceptions import StoredFileMissing
+from manifests.exceptions import ManifestInUse, StoredFileMissing
 from manifests.files import copy_file, new_files
 from manifests.models import Asset, Manifest, manifest_media_path
+from manifests.services.changes import manifest_change
 from manifests.services.common import (
     asset_label,
     changed_fields,
     clean_changes,
     lock_manifest,
     normalize_labels,
-    refresh_manifest_thumbnail,
     refuse_unstorable_json,
     validate_fields,
 )
 
-MANIFEST_EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "description",
-        "category",
-        "tags",
-        "status",
-        "processing_progress",
-        "total_processing_cost",
-    }
-)
+MANIFEST_EDITABLE_FIELDS = frozenset(Manifest.EDITABLE_FIELDS)
 logger = logging.getLogger(__name__)
 
 # The suffix of a copy's default name: " (copy)" for the first, then " (copy 2)"…
@@ -83,12 +73,16 @@ def manifest_create(
     return manifest
 
 
-def manifest_update(*, manifest: Manifest, **changes: Any) -> Manifest:
-    """Change a manifest's editable fields; the version goes up when anything changed."""
+def manifest_update(
+    *, manifest: Manifest, expected_version: int | None = None, **changes: Any
+) -> Manifest:
+    """Change a manifest's editable fields; the version goes up when anything changed.
+
+    With `expected_version`, refuses (VersionConflict) a manifest that moved on since."""
     changes = clean_changes(changes, allowed=MANIFEST_EDITABLE_FIELDS, labels_field="tags")
     refuse_unstorable_json(changes.get("processing_progress"), field="processing_progress")
-    with transaction.atomic():
-        current = lock_manifest(manifest.pk)
+    with manifest_change(manifest.pk, expected_version=expected_version) as change:
+        current = change.manifest
         changed = changed_fields(current, changes)
         if not changed:
             return current
@@ -104,22 +98,43 @@ def manifest_update(*, manifest: Manifest, **changes: Any) -> Manifest:
         for field, value in changed.items():
             setattr(current, field, value)
         validate_fields(current)
-        current.version = F("version") + 1
-        current.save(update_fields=[*changed, "version", "updated_at"])
-        current.refresh_from_db(fields=["version"])
+        change.content(**changed)
     return current
 
 
 def manifest_soft_delete(*, manifest: Manifest) -> None:
     """Mark a manifest deleted; raises ManifestInUse when projects reference it."""
-    Manifest.all_objects.filter(pk=manifest.pk).soft_delete()
-    manifest.refresh_from_db(fields=["deleted_at"])
+    manifests_soft_delete(Manifest.all_objects.filter(pk=manifest.pk))
+    manifest.refresh_from_db(fields=["deleted_at", "revision"])
+
+
+def manifests_soft_delete(manifests: QuerySet[Manifest]) -> int:
+    """Mark these manifests deleted, all or none: ManifestInUse when projects reference any.
+
+    Every `delete()` of a manifest or of a queryset of them comes here (models.py)."""
+    with transaction.atomic():
+        # Lock first: a project linking concurrently (it locks the row too) either
+        # commits before our check sees it, or waits and then finds the manifest gone.
+        locked = list(manifests.select_for_update().values_list("pk", flat=True))
+        targets = Manifest.all_objects.filter(pk__in=locked)
+        projects = list(targets.referencing_projects().values_list("pk", "name"))
+        if projects:
+            raise ManifestInUse(projects)
+        now = timezone.now()
+        deleted = 0
+        for pk in targets.alive().values_list("pk", flat=True):
+            with manifest_change(pk) as change:
+                change.state(deleted_at=now)
+            deleted += 1
+        return deleted
 
 
 def manifest_restore(*, manifest: Manifest) -> Manifest:
     """Undelete a soft-deleted manifest (a live one is left as it is)."""
-    Manifest.all_objects.filter(pk=manifest.pk).restore()
-    manifest.refresh_from_db(fields=["deleted_at"])
+    with manifest_change(manifest.pk, include_deleted=True) as change:
+        if change.manifest.deleted_at is not None:
+            change.state(deleted_at=None)
+    manifest.refresh_from_db(fields=["deleted_at", "revision"])
     return manifest
 
 
@@ -217,7 +232,6 @@ def manifest_duplicate(
         validate_fields(copy)
         stored = source.contact_sheet.name
         copy.contact_sheet = copy_into(copy.id, "contact_sheets", stored, os.path.basename(stored))
-        copy.save(force_insert=True)
         # Equal sort_orders are ordered by created_at: space the copies out to keep order.
         now = timezone.now()
         copies = []
@@ -253,7 +267,9 @@ def manifest_duplicate(
             copies.append(clone)
             if on_asset_copied is not None:
                 on_asset_copied(clone)
+        # A new manifest, not a change of one: its thumbnail is its first asset's, as
+        # manifest_change keeps it for every other manifest.
+        copy.thumbnail = next((c.thumbnail.name for c in copies if c.thumbnail), "")
+        copy.save(force_insert=True)
         Asset.all_objects.bulk_create(copies)
-        refresh_manifest_thumbnail(copy.pk)
-        copy.refresh_from_db(fields=["thumbnail"])
     return copy

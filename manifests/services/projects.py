@@ -3,14 +3,11 @@
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from manifests.models import Manifest, Project
-from manifests.services.common import (
-    lock_manifest,
-    validate_fields,
-)
+from manifests.services.changes import manifest_change
+from manifests.services.common import validate_fields
 
 
 def _link(project: Project, manifest: Manifest | None) -> None:
@@ -19,13 +16,12 @@ def _link(project: Project, manifest: Manifest | None) -> None:
         project.manifest = None
         project.manifest_version = None
         return
-    locked = lock_manifest(manifest.pk)
-    now = timezone.now()
-    Manifest.all_objects.filter(pk=locked.pk).update(
-        times_used=F("times_used") + 1, last_used_at=now
-    )
-    project.manifest = locked
-    project.manifest_version = locked.version
+    with manifest_change(manifest.pk) as change:
+        locked = change.manifest
+        # Usage, not content: the version stays (the row is locked: plain values are exact).
+        change.state(times_used=locked.times_used + 1, last_used_at=timezone.now())
+        project.manifest = locked
+        project.manifest_version = locked.version
 
 
 def project_create(*, name: str, manifest: Manifest | None = None) -> Project:

@@ -9,12 +9,10 @@ only `hard_delete()` (used by purge) removes rows.
 import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Prefetch, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-
-from manifests.exceptions import ManifestInUse
 
 # LabelListField lives in manifests.labels; migrations name it `manifests.models.LabelListField`.
 from manifests.labels import LabelListField, label_counts
@@ -70,24 +68,12 @@ class ManifestQuerySet(models.QuerySet):
         """The manifests duplicated from `manifest` (not their own copies), oldest first."""
         return self.filter(parent_manifest=manifest).order_by("created_at")
 
-    def soft_delete(self) -> int:
-        """Mark the manifests deleted; refuse all of them if any project references one."""
-        with transaction.atomic():
-            # Lock first: a project linking concurrently (it locks the row too) either
-            # commits before our check sees it, or waits and then finds the manifest gone.
-            locked = list(self.select_for_update().values_list("pk", flat=True))
-            targets = self.model.all_objects.filter(pk__in=locked)
-            projects = list(targets.referencing_projects().values_list("pk", "name"))
-            if projects:
-                raise ManifestInUse(projects)
-            return targets.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
-
-    def restore(self) -> int:
-        return self.filter(deleted_at__isnull=False).update(deleted_at=None)
-
     def delete(self) -> tuple[int, dict[str, int]]:
-        """Soft, like every delete of a manifest; use `hard_delete()` to remove rows."""
-        count = self.soft_delete()
+        """Soft, like every delete of a manifest (refused, for all of them, when projects
+        reference any: ManifestInUse); use `hard_delete()` to remove rows."""
+        from manifests.services.manifests import manifests_soft_delete  # services import models
+
+        count = manifests_soft_delete(self)
         return count, {self.model._meta.label: count}
 
     delete.alters_data = True
@@ -134,6 +120,18 @@ class Manifest(models.Model):
         Status.ERROR: frozenset({Status.PROCESSING, Status.DRAFT}),
     }
 
+    # What clients and curators may set; the API's serializers, the admin's forms and the
+    # services all take this list, so none can drift from the others.
+    EDITABLE_FIELDS = (
+        "name",
+        "description",
+        "category",
+        "tags",
+        "status",
+        "processing_progress",
+        "total_processing_cost",
+    )
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="", max_length=MAX_DESCRIPTION_LENGTH)
@@ -156,6 +154,10 @@ class Manifest(models.Model):
     times_used = models.PositiveIntegerField(default=0, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
+    # Moves with every change that the manifest's representations show (content, usage,
+    # derived files, deletion), where `version` moves with content only: the ETag's source.
+    # Kept by services.changes.manifest_change, through which every change passes.
+    revision = models.PositiveBigIntegerField(default=1, editable=False)
     parent_manifest = models.ForeignKey(
         "self",
         null=True,
@@ -200,8 +202,8 @@ class Manifest(models.Model):
 
     def delete(self, using=None, keep_parents=False):
         """Soft delete, refused when projects reference the manifest (ManifestInUse)."""
-        count = Manifest.all_objects.filter(pk=self.pk).soft_delete()
-        self.refresh_from_db(fields=["deleted_at"])
+        count, _ = Manifest.all_objects.filter(pk=self.pk).delete()
+        self.refresh_from_db(fields=["deleted_at", "revision"])
         return count, {self._meta.label: count}
 
     delete.alters_data = True
@@ -275,6 +277,9 @@ class Asset(models.Model):
         UPLOAD = "UPLOAD", "Upload"
         EXTRACTED = "EXTRACTED", "Extracted"
         GENERATED = "GENERATED", "Generated"
+
+    # What clients and curators may set (see Manifest.EDITABLE_FIELDS).
+    EDITABLE_FIELDS = ("name", "asset_type", "description", "user_tags", "source", "sort_order")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     manifest = models.ForeignKey(

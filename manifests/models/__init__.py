@@ -1,0 +1,47 @@
+"""The app's models, one module per concern: manifests, assets and projects in
+`manifests.models.manifests`, frozen versions in `manifests.models.versions`. Import them
+from here (`from manifests.models import Manifest`)."""
+
+from manifests.labels import LabelListField
+from manifests.models.manifests import (
+    MAX_DESCRIPTION_LENGTH,
+    SORT_ORDER_MAX,
+    SORT_ORDER_MIN,
+    Asset,
+    AssetQuerySet,
+    Manifest,
+    ManifestQuerySet,
+    Project,
+    asset_thumbnail_path,
+    asset_upload_path,
+    manifest_contact_sheet_path,
+    manifest_media_path,
+    manifest_thumbnail_path,
+)
+from manifests.models.versions import (
+    FROZEN_ASSET_FIELDS,
+    FROZEN_MANIFEST_FIELDS,
+    ManifestVersion,
+    VersionFile,
+)
+
+__all__ = [
+    "FROZEN_ASSET_FIELDS",
+    "FROZEN_MANIFEST_FIELDS",
+    "MAX_DESCRIPTION_LENGTH",
+    "SORT_ORDER_MAX",
+    "SORT_ORDER_MIN",
+    "Asset",
+    "AssetQuerySet",
+    "LabelListField",
+    "Manifest",
+    "ManifestQuerySet",
+    "ManifestVersion",
+    "Project",
+    "VersionFile",
+    "asset_thumbnail_path",
+    "asset_upload_path",
+    "manifest_contact_sheet_path",
+    "manifest_media_path",
+    "manifest_thumbnail_path",
+]
