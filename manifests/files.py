@@ -2,7 +2,8 @@
 
 Two rules keep storage and rows in step:
 - an old file is removed only after the change that stopped naming it commits
-  (`delete_files_on_commit`), so a rolled-back change never loses a file a row names;
+  (`delete_files_on_commit`), so a rolled-back change never loses a file a row names, and
+  never while a frozen version names it (`VersionFile`): a pinned version keeps its bytes;
 - a new file is removed again when the operation that stored it fails before its rows
   commit (`new_files`), or when an enclosing transaction of the caller's rolls back
   (`removed_on_failure`, used by the admin, which wraps whole forms in one transaction).
@@ -18,6 +19,8 @@ from contextvars import ContextVar
 
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.db import transaction
+
+from manifests.models import VersionFile
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +64,17 @@ def delete_files(names: Iterable[str], storage: Storage = default_storage) -> in
 
 
 def delete_files_on_commit(names: Iterable[str], storage: Storage = default_storage) -> None:
-    """Remove stored files once the current transaction commits (at once outside one)."""
+    """Remove stored files once the current transaction commits (at once outside one),
+    but those that a frozen version names: they stay as long as the version does."""
     pending = [name for name in names if name]
     if pending:
-        transaction.on_commit(lambda: delete_files(pending, storage), robust=True)
+        transaction.on_commit(lambda: delete_unheld_files(pending, storage), robust=True)
+
+
+def delete_unheld_files(names: list[str], storage: Storage = default_storage) -> int:
+    """Remove the stored files that no frozen version names; how many could not be."""
+    held = VersionFile.objects.held(names)
+    return delete_files([name for name in names if name not in held], storage)
 
 
 @contextmanager

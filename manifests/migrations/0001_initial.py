@@ -8,128 +8,282 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Manifest',
+            name="Manifest",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True, default='')),
-                ('category', models.CharField(choices=[('CHARACTERS', 'Characters'), ('ENVIRONMENTS', 'Environments'), ('OBJECTS', 'Objects'), ('STYLES', 'Styles'), ('MIXED', 'Mixed'), ('CUSTOM', 'Custom')], db_index=True, default='CUSTOM', max_length=20)),
-                ('tags', manifests.models.LabelListField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('DRAFT', 'Draft'), ('PROCESSING', 'Processing'), ('READY', 'Ready'), ('ERROR', 'Error')], db_index=True, default='DRAFT', max_length=20)),
-                ('processing_progress', models.JSONField(blank=True, null=True)),
-                ('thumbnail', models.ImageField(blank=True, default='', max_length=500, upload_to=manifests.models.manifest_thumbnail_path)),
-                ('contact_sheet', models.ImageField(blank=True, default='', max_length=500, upload_to=manifests.models.manifest_contact_sheet_path)),
-                ('asset_count', models.PositiveIntegerField(default=0, editable=False)),
-                ('total_processing_cost', models.DecimalField(decimal_places=4, default=0, max_digits=10)),
-                ('times_used', models.PositiveIntegerField(default=0, editable=False)),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('tag_sequences', models.JSONField(blank=True, default=dict, editable=False)),
-                ('deleted_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('parent_manifest', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='copies', to='manifests.manifest')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("CHARACTERS", "Characters"),
+                            ("ENVIRONMENTS", "Environments"),
+                            ("OBJECTS", "Objects"),
+                            ("STYLES", "Styles"),
+                            ("MIXED", "Mixed"),
+                            ("CUSTOM", "Custom"),
+                        ],
+                        db_index=True,
+                        default="CUSTOM",
+                        max_length=20,
+                    ),
+                ),
+                ("tags", manifests.models.LabelListField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("DRAFT", "Draft"),
+                            ("PROCESSING", "Processing"),
+                            ("READY", "Ready"),
+                            ("ERROR", "Error"),
+                        ],
+                        db_index=True,
+                        default="DRAFT",
+                        max_length=20,
+                    ),
+                ),
+                ("processing_progress", models.JSONField(blank=True, null=True)),
+                (
+                    "thumbnail",
+                    models.ImageField(
+                        blank=True,
+                        default="",
+                        max_length=500,
+                        upload_to=manifests.models.manifest_thumbnail_path,
+                    ),
+                ),
+                (
+                    "contact_sheet",
+                    models.ImageField(
+                        blank=True,
+                        default="",
+                        max_length=500,
+                        upload_to=manifests.models.manifest_contact_sheet_path,
+                    ),
+                ),
+                ("asset_count", models.PositiveIntegerField(default=0, editable=False)),
+                (
+                    "total_processing_cost",
+                    models.DecimalField(decimal_places=4, default=0, max_digits=10),
+                ),
+                ("times_used", models.PositiveIntegerField(default=0, editable=False)),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("tag_sequences", models.JSONField(blank=True, default=dict, editable=False)),
+                ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "parent_manifest",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="copies",
+                        to="manifests.manifest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at'],
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.CreateModel(
-            name='Asset',
+            name="Asset",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('asset_type', models.CharField(choices=[('CHARACTER', 'Character'), ('OBJECT', 'Object'), ('ENVIRONMENT', 'Environment'), ('STYLE', 'Style'), ('VEHICLE', 'Vehicle'), ('OTHER', 'Other')], max_length=20)),
-                ('name', models.CharField(max_length=200)),
-                ('manifest_tag', models.CharField(editable=False, max_length=32)),
-                ('user_tags', manifests.models.LabelListField(blank=True, default=list)),
-                ('reference_image', models.ImageField(blank=True, default='', max_length=500, upload_to=manifests.models.asset_upload_path)),
-                ('thumbnail', models.ImageField(blank=True, default='', max_length=500, upload_to=manifests.models.asset_thumbnail_path)),
-                ('image_format', models.CharField(blank=True, default='', editable=False, max_length=10)),
-                ('image_width', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('image_height', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('image_sha256', models.CharField(blank=True, default='', editable=False, max_length=64)),
-                ('description', models.TextField(blank=True, default='')),
-                ('source', models.CharField(choices=[('UPLOAD', 'Upload'), ('EXTRACTED', 'Extracted'), ('GENERATED', 'Generated')], default='UPLOAD', max_length=20)),
-                ('sort_order', models.IntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('manifest', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assets', to='manifests.manifest')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "asset_type",
+                    models.CharField(
+                        choices=[
+                            ("CHARACTER", "Character"),
+                            ("OBJECT", "Object"),
+                            ("ENVIRONMENT", "Environment"),
+                            ("STYLE", "Style"),
+                            ("VEHICLE", "Vehicle"),
+                            ("OTHER", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("manifest_tag", models.CharField(editable=False, max_length=32)),
+                ("user_tags", manifests.models.LabelListField(blank=True, default=list)),
+                (
+                    "reference_image",
+                    models.ImageField(
+                        blank=True,
+                        default="",
+                        max_length=500,
+                        upload_to=manifests.models.asset_upload_path,
+                    ),
+                ),
+                (
+                    "thumbnail",
+                    models.ImageField(
+                        blank=True,
+                        default="",
+                        max_length=500,
+                        upload_to=manifests.models.asset_thumbnail_path,
+                    ),
+                ),
+                (
+                    "image_format",
+                    models.CharField(blank=True, default="", editable=False, max_length=10),
+                ),
+                ("image_width", models.PositiveIntegerField(blank=True, editable=False, null=True)),
+                (
+                    "image_height",
+                    models.PositiveIntegerField(blank=True, editable=False, null=True),
+                ),
+                (
+                    "image_sha256",
+                    models.CharField(blank=True, default="", editable=False, max_length=64),
+                ),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("UPLOAD", "Upload"),
+                            ("EXTRACTED", "Extracted"),
+                            ("GENERATED", "Generated"),
+                        ],
+                        default="UPLOAD",
+                        max_length=20,
+                    ),
+                ),
+                ("sort_order", models.IntegerField(default=0)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "manifest",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assets",
+                        to="manifests.manifest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['sort_order', 'created_at'],
+                "ordering": ["sort_order", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('manifest_version', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('manifest', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='projects', to='manifests.manifest')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "manifest_version",
+                    models.PositiveIntegerField(blank=True, editable=False, null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "manifest",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="projects",
+                        to="manifests.manifest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='manifest',
-            index=models.Index(fields=['deleted_at', '-updated_at'], name='manifest_alive_updated'),
+            model_name="manifest",
+            index=models.Index(fields=["deleted_at", "-updated_at"], name="manifest_alive_updated"),
         ),
         migrations.AddIndex(
-            model_name='manifest',
-            index=models.Index(fields=['name'], name='manifest_name'),
+            model_name="manifest",
+            index=models.Index(fields=["name"], name="manifest_name"),
         ),
         migrations.AddIndex(
-            model_name='manifest',
-            index=models.Index(fields=['times_used'], name='manifest_times_used'),
+            model_name="manifest",
+            index=models.Index(fields=["times_used"], name="manifest_times_used"),
         ),
         migrations.AddIndex(
-            model_name='manifest',
-            index=models.Index(fields=['asset_count'], name='manifest_asset_count'),
+            model_name="manifest",
+            index=models.Index(fields=["asset_count"], name="manifest_asset_count"),
         ),
         migrations.AddIndex(
-            model_name='manifest',
-            index=models.Index(fields=['created_at'], name='manifest_created'),
+            model_name="manifest",
+            index=models.Index(fields=["created_at"], name="manifest_created"),
         ),
         migrations.AddConstraint(
-            model_name='manifest',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='manifest_name_not_blank'),
+            model_name="manifest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True), name="manifest_name_not_blank"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='manifest',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='manifest_version_gte_1'),
+            model_name="manifest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="manifest_version_gte_1"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='manifest',
-            constraint=models.CheckConstraint(condition=models.Q(('total_processing_cost__gte', 0)), name='manifest_cost_not_negative'),
+            model_name="manifest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("total_processing_cost__gte", 0)),
+                name="manifest_cost_not_negative",
+            ),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['manifest', 'sort_order', 'created_at'], name='asset_order'),
+            model_name="asset",
+            index=models.Index(fields=["manifest", "sort_order", "created_at"], name="asset_order"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['manifest_tag'], name='asset_tag'),
+            model_name="asset",
+            index=models.Index(fields=["manifest_tag"], name="asset_tag"),
         ),
         migrations.AddConstraint(
-            model_name='asset',
-            constraint=models.UniqueConstraint(fields=('manifest', 'manifest_tag'), name='asset_tag_unique'),
+            model_name="asset",
+            constraint=models.UniqueConstraint(
+                fields=("manifest", "manifest_tag"), name="asset_tag_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='asset',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='asset_name_not_blank'),
+            model_name="asset",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True), name="asset_name_not_blank"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='project_name_not_blank'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True), name="project_name_not_blank"
+            ),
         ),
     ]

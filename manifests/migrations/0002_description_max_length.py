@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('manifests', '0001_initial'),
+        ("manifests", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='asset',
-            name='description',
-            field=models.TextField(blank=True, default='', max_length=10000),
+            model_name="asset",
+            name="description",
+            field=models.TextField(blank=True, default="", max_length=10000),
         ),
         migrations.AlterField(
-            model_name='manifest',
-            name='description',
-            field=models.TextField(blank=True, default='', max_length=10000),
+            model_name="manifest",
+            name="description",
+            field=models.TextField(blank=True, default="", max_length=10000),
         ),
     ]

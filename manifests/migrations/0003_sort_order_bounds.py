@@ -5,15 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('manifests', '0002_description_max_length'),
+        ("manifests", "0002_description_max_length"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='asset',
-            name='sort_order',
-            field=models.IntegerField(default=0, validators=[django.core.validators.MinValueValidator(-2147483648), django.core.validators.MaxValueValidator(2147483647)]),
+            model_name="asset",
+            name="sort_order",
+            field=models.IntegerField(
+                default=0,
+                validators=[
+                    django.core.validators.MinValueValidator(-2147483648),
+                    django.core.validators.MaxValueValidator(2147483647),
+                ],
+            ),
         ),
     ]

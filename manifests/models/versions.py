@@ -47,7 +47,7 @@ class ManifestVersion(models.Model):
     asset_count = models.PositiveIntegerField()
 
     class Meta:
-        ordering = ["manifest", "-number"]
+        ordering = ["manifest_id", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["manifest", "number"], name="version_number_unique"),
             models.CheckConstraint(condition=Q(number__gte=1), name="version_number_gte_1"),
@@ -65,11 +65,22 @@ class ManifestVersion(models.Model):
         return self.content["manifest"]
 
 
+class VersionFileQuerySet(models.QuerySet):
+    def held(self, names) -> set[str]:
+        """Those of `names` that a frozen version names: they must stay in storage."""
+        names = [name for name in names if name]
+        if not names:
+            return set()
+        return set(self.filter(name__in=names).values_list("name", flat=True))
+
+
 class VersionFile(models.Model):
     """One stored file that a frozen version names (an asset's image or thumbnail)."""
 
     version = models.ForeignKey(ManifestVersion, on_delete=models.CASCADE, related_name="files")
     name = models.CharField(max_length=500)
+
+    objects = VersionFileQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["name"], name="version_file_name")]

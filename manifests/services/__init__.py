@@ -7,8 +7,9 @@ counters, so concurrent requests cannot lose an update or hand out a tag twice.
 
 Callers use the package (`from manifests import services; services.asset_create(...)`);
 the modules split it by concern: `manifests`, `assets`, `contact_sheets`, `projects`,
-`purging`, `orphans`, `thumbnails`, and what they share in `common` (and, for purging and
-the orphan sweep, in `stored_files`).
+`versions` (frozen versions), `purging`, `orphans`, `thumbnails`, and what they share in
+`common` and `changes` (the one place a manifest changes) (and, for purging and the orphan
+sweep, in `stored_files`).
 """
 
 from manifests.services.assets import (
@@ -35,6 +36,7 @@ from manifests.services.orphans import orphan_files_sweep
 from manifests.services.projects import project_create, project_update
 from manifests.services.purging import manifest_purge_candidates, manifests_purge
 from manifests.services.thumbnails import thumbnails_rebuild
+from manifests.services.versions import manifest_content, manifest_freeze, versions_diff
 
 __all__ = [
     "ASSET_EDITABLE_FIELDS",
@@ -47,9 +49,11 @@ __all__ = [
     "asset_delete",
     "asset_render_thumbnail",
     "asset_update",
+    "manifest_content",
     "manifest_copy_name",
     "manifest_create",
     "manifest_duplicate",
+    "manifest_freeze",
     "manifest_purge_candidates",
     "manifest_render_contact_sheet",
     "manifest_restore",
@@ -61,4 +65,5 @@ __all__ = [
     "project_create",
     "project_update",
     "thumbnails_rebuild",
+    "versions_diff",
 ]

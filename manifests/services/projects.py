@@ -8,10 +8,12 @@ from django.utils import timezone
 from manifests.models import Manifest, Project
 from manifests.services.changes import manifest_change
 from manifests.services.common import validate_fields
+from manifests.services.versions import freeze_locked
 
 
 def _link(project: Project, manifest: Manifest | None) -> None:
-    """Point the project at a manifest: pin its version and count the use."""
+    """Point the project at a manifest: pin its version, frozen in the same transaction,
+    and count the use."""
     if manifest is None:
         project.manifest = None
         project.manifest_version = None
@@ -21,7 +23,7 @@ def _link(project: Project, manifest: Manifest | None) -> None:
         # Usage, not content: the version stays (the row is locked: plain values are exact).
         change.state(times_used=locked.times_used + 1, last_used_at=timezone.now())
         project.manifest = locked
-        project.manifest_version = locked.version
+        project.manifest_version = freeze_locked(locked).number
 
 
 def project_create(*, name: str, manifest: Manifest | None = None) -> Project:

@@ -21,7 +21,7 @@ from django.core.files.storage import FileSystemStorage, Storage
 from django.db.models import Q
 from django.utils import timezone
 
-from manifests.models import Asset, Manifest
+from manifests.models import Asset, Manifest, VersionFile
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +156,9 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 def referenced_names(
     names: Iterable[str], *, excluding_manifests: Iterable[uuid.UUID] = ()
 ) -> set[str]:
-    """Those of `names` that some manifest or asset row (deleted ones included) refers to,
-    leaving out the rows of `excluding_manifests` and their assets."""
+    """Those of `names` that some manifest or asset row (deleted ones included) or frozen
+    version refers to, leaving out the rows of `excluding_manifests`, their assets and their
+    versions."""
     wanted = list(dict.fromkeys(n for n in names if n))
     excluded = list(excluding_manifests)
     found: set[str] = set()
@@ -171,4 +172,8 @@ def referenced_names(
             found.update(pair)
         for pair in manifests.values_list("thumbnail", "contact_sheet"):
             found.update(pair)
+        versions = VersionFile.objects.filter(name__in=chunk)
+        if excluded:
+            versions = versions.exclude(version__manifest_id__in=excluded)
+        found.update(versions.values_list("name", flat=True))
     return found.intersection(wanted)
