@@ -133,3 +133,18 @@ def test_diff_names_what_changed_by_tag(cast):
     assert changed["tag"] == "CHAR_01"
     assert "image_sha256" in changed["fields"]
     assert "reference_image" not in changed["fields"]
+
+
+def test_upgrading_a_project_pins_the_current_version_with_the_diff(cast):
+    project = services.project_create(name="Trailer", manifest=cast)
+    pinned = project.manifest_version
+    services.manifest_update(manifest=cast, description="Season 2")
+
+    upgrade = services.project_upgrade(project=project)
+    again = services.project_upgrade(project=project)
+
+    assert (upgrade.before.number, upgrade.after.number) == (pinned, pinned + 1)
+    assert upgrade.project.manifest_version == pinned + 1
+    assert upgrade.diff["manifest"] == {"description": {"from": "", "to": "Season 2"}}
+    assert again.before == again.after and again.diff["changed"] == []
+    assert Manifest.objects.get(pk=cast.pk).times_used == 1  # a re-pin is not a new use

@@ -33,7 +33,7 @@ from manifests.services.manifests import (
     manifest_update,
 )
 from manifests.services.orphans import orphan_files_sweep
-from manifests.services.projects import project_create, project_update
+from manifests.services.projects import Upgrade, project_create, project_update, project_upgrade
 from manifests.services.purging import manifest_purge_candidates, manifests_purge
 from manifests.services.thumbnails import thumbnails_rebuild
 from manifests.services.versions import manifest_content, manifest_freeze, versions_diff
@@ -44,6 +44,7 @@ __all__ = [
     "MANIFEST_EDITABLE_FIELDS",
     "MAX_LABELS",
     "MAX_LABEL_LENGTH",
+    "Upgrade",
     "asset_attach_image",
     "asset_create",
     "asset_delete",
@@ -64,6 +65,7 @@ __all__ = [
     "orphan_files_sweep",
     "project_create",
     "project_update",
+    "project_upgrade",
     "thumbnails_rebuild",
     "versions_diff",
 ]

@@ -1,14 +1,16 @@
 """Projects and their link to a manifest (pinning its version, counting the use)."""
 
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from manifests.models import Manifest, Project
+from manifests.models import Manifest, ManifestVersion, Project
 from manifests.services.changes import manifest_change
 from manifests.services.common import validate_fields
-from manifests.services.versions import freeze_locked
+from manifests.services.versions import freeze_locked, versions_diff
 
 
 def _link(project: Project, manifest: Manifest | None) -> None:
@@ -53,3 +55,32 @@ def project_update(
             _link(current, manifest)
         current.save()
     return current
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """A project re-pinned: the frozen versions before (None for a pin made before versions
+    were frozen) and after, and what changed between them (None without the former)."""
+
+    project: Project
+    before: ManifestVersion | None
+    after: ManifestVersion
+    diff: dict[str, Any] | None
+
+
+def project_upgrade(*, project: Project) -> Upgrade:
+    """Pin the project to its manifest's current version, frozen in the same transaction."""
+    with transaction.atomic():
+        current = Project.objects.select_for_update().get(pk=project.pk)
+        if current.manifest_id is None:
+            raise ValidationError({"manifest": "The project is linked to no manifest to upgrade."})
+        with manifest_change(current.manifest_id) as change:  # a deleted one: DoesNotExist
+            after = freeze_locked(change.manifest)
+        before = ManifestVersion.objects.filter(
+            manifest_id=current.manifest_id, number=current.manifest_version
+        ).first()
+        if current.manifest_version != after.number:
+            current.manifest_version = after.number
+            current.save(update_fields=["manifest_version"])
+    diff = versions_diff(before.content, after.content) if before is not None else None
+    return Upgrade(project=current, before=before, after=after, diff=diff)
