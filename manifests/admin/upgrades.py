@@ -113,7 +113,7 @@ class ProjectUpgradesMixin:
                 pin.target,
             )
         elif pin.manifest.is_deleted:
-            upgrade = format_html(" (the manifest is deleted)")
+            upgrade = " (the manifest is deleted)"
         return format_html("{}{}.{}", pinned, since, upgrade)
 
     # --- one project: the upgrade page -------------------------------------------------------
