@@ -47,7 +47,12 @@ def test_actions_depend_on_the_view(curator, make_manifest):
         page = curator.get(MANIFEST_CHANGELIST, {"deleted": view} if view else {})
         return [value for value, *_ in form_of(page, "changelist-form")["action"].options][1:]
 
-    live = ["duplicate_selected", "render_contact_sheets", "soft_delete_selected"]
+    live = [
+        "duplicate_selected",
+        "render_contact_sheets",
+        "freeze_selected",
+        "soft_delete_selected",
+    ]
     assert offered() == live
     assert offered("yes") == ["restore_selected"]
     assert offered("all") == [*live, "restore_selected"]

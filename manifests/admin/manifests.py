@@ -4,7 +4,8 @@ Every change goes through `manifests.services`, like the API: the form saves wit
 `manifest_create`/`manifest_update`, the asset inline with `asset_create`/`asset_update`/
 `asset_delete`/`asset_attach_image`, and deleting is the domain's soft delete. The
 changelist's filters are in `manifests.admin.filters`; its actions and the duplicate,
-restore and lineage pages in `manifests.admin.manifest_actions`.
+restore and lineage pages in `manifests.admin.manifest_actions`; frozen versions (their list,
+pages and the freeze button) in `manifests.admin.versions`.
 """
 
 from django import forms
@@ -28,6 +29,7 @@ from manifests.admin.common import (
 )
 from manifests.admin.filters import DeletedFilter, TagFilter
 from manifests.admin.manifest_actions import ManifestActionsMixin
+from manifests.admin.versions import ManifestVersionsMixin
 from manifests.models import Asset, Manifest
 
 DELETED_BADGE = (
@@ -84,6 +86,7 @@ class ManifestAdmin(
     FilesToChooseAgain,
     BoundedSearch,
     ManifestActionsMixin,
+    ManifestVersionsMixin,
     admin.ModelAdmin,
 ):
     form = ManifestForm
@@ -114,6 +117,7 @@ class ManifestAdmin(
         "last_used_at",
         "parent_manifest",
         "lineage",
+        "frozen_versions",
         "created_at",
         "updated_at",
         "deleted_at",
@@ -121,6 +125,7 @@ class ManifestAdmin(
     actions = [
         "duplicate_selected",
         "render_contact_sheets",
+        "freeze_selected",
         "soft_delete_selected",
         "restore_selected",
     ]
@@ -137,6 +142,7 @@ class ManifestAdmin(
                 {"fields": [*processing, ("thumbnail_preview", "contact_sheet_preview")]},
             ),
             ("Usage", {"fields": [("asset_count", "version", "times_used", "last_used_at")]}),
+            ("Frozen versions", {"fields": ["frozen_versions"]}),
             (
                 "Lineage",
                 {
