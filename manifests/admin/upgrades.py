@@ -142,7 +142,7 @@ class ProjectUpgradesMixin:
             self.message_user(request, pin.refusal, messages.ERROR)
             return HttpResponseRedirect(change_url)
         if request.method == "POST" and self._seen_target(request, pin):
-            self._upgrade(request, project)
+            self._upgrade(request, project, pin.target)
             return HttpResponseRedirect(change_url)
         return self._confirmation_page(request, [pin], single=True)
 
@@ -161,7 +161,7 @@ class ProjectUpgradesMixin:
             if pin.refusal is not None:
                 self.message_user(request, pin.refusal, messages.WARNING)
             elif self._seen_target(request, pin):
-                upgraded += self._upgrade(request, pin.project) is not None
+                upgraded += self._upgrade(request, pin.project, pin.target) is not None
         if upgraded:
             self.message_user(request, f"Upgraded {upgraded} project(s).", messages.SUCCESS)
         return None
@@ -182,9 +182,10 @@ class ProjectUpgradesMixin:
         )
         return False
 
-    def _upgrade(self, request, project: Project):
+    def _upgrade(self, request, project: Project, seen: int):
         try:
-            upgrade = services.project_upgrade(project=project)
+            # `seen`: the version whose diff the curator confirmed; checked under the lock.
+            upgrade = services.project_upgrade(project=project, expected_version=seen)
         except (*DOMAIN_ERRORS, Manifest.DoesNotExist) as exc:
             message = domain_error_message(exc)
             self.message_user(

@@ -68,13 +68,17 @@ class Upgrade:
     diff: dict[str, Any] | None
 
 
-def project_upgrade(*, project: Project) -> Upgrade:
-    """Pin the project to its manifest's current version, frozen in the same transaction."""
+def project_upgrade(*, project: Project, expected_version: int | None = None) -> Upgrade:
+    """Pin the project to its manifest's current version, frozen in the same transaction.
+
+    With `expected_version` (the version whose changes the caller showed), refuses with
+    VersionConflict a manifest that moved on since."""
     with transaction.atomic():
         current = Project.objects.select_for_update().get(pk=project.pk)
         if current.manifest_id is None:
             raise ValidationError({"manifest": "The project is linked to no manifest to upgrade."})
-        with manifest_change(current.manifest_id) as change:  # a deleted one: DoesNotExist
+        # A deleted manifest: DoesNotExist.
+        with manifest_change(current.manifest_id, expected_version=expected_version) as change:
             after = freeze_locked(change.manifest)
         before = ManifestVersion.objects.filter(
             manifest_id=current.manifest_id, number=current.manifest_version
