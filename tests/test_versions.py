@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from manifests import services
+from manifests.exceptions import VersionConflict
 from manifests.models import Manifest, ManifestVersion, VersionFile
 from tests.conftest import image_upload, stored_files
 from tests.queries import CapturedQueries, assert_same_query_count, count_queries
@@ -148,3 +149,15 @@ def test_upgrading_a_project_pins_the_current_version_with_the_diff(cast):
     assert upgrade.diff["manifest"] == {"description": {"from": "", "to": "Season 2"}}
     assert again.before == again.after and again.diff["changed"] == []
     assert Manifest.objects.get(pk=cast.pk).times_used == 1  # a re-pin is not a new use
+
+
+def test_an_upgrade_confirmed_at_an_older_version_is_refused(cast):
+    project = services.project_create(name="Trailer", manifest=cast)
+    shown = cast.version
+    services.manifest_update(manifest=cast, description="Season 2")
+
+    with pytest.raises(VersionConflict):
+        services.project_upgrade(project=project, expected_version=shown)
+
+    project.refresh_from_db()
+    assert project.manifest_version == shown
