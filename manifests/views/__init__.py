@@ -9,11 +9,14 @@ from manifests.views.manifests import (
     ManifestViewSet,
     ProjectViewSet,
 )
+from manifests.views.versions import ManifestVersionViewSet, ProjectPinViewSet
 
 __all__ = [
     "MULTIPART_OVERHEAD_BYTES",
     "AssetViewSet",
     "ManifestAssetViewSet",
+    "ManifestVersionViewSet",
     "ManifestViewSet",
+    "ProjectPinViewSet",
     "ProjectViewSet",
 ]
