@@ -105,6 +105,15 @@ NO_PIN = OpenApiResponse(
 )
 
 
+class NotFoundNaming(exceptions.NotFound):
+    """A 404 whose body names what there is beside its `detail` (kept as given: DRF would
+    turn every item of a dict detail into a string)."""
+
+    def __init__(self, detail: str, **named: list):
+        super().__init__(detail)
+        self.detail = {"detail": self.detail, **named}
+
+
 def is_version_number(value: str) -> bool:
     return bool(NUMBER_PATTERN.fullmatch(value)) and int(value) <= MAX_NUMBER
 
@@ -117,15 +126,12 @@ def frozen_numbers(manifest_id: Any) -> list[int]:
     )
 
 
-def unknown_version(manifest_id: Any, asked: str) -> exceptions.NotFound:
+def unknown_version(manifest_id: Any, asked: str) -> NotFoundNaming:
     numbers = frozen_numbers(manifest_id)
     frozen = ", ".join(map(str, numbers)) or "none yet"
     what = "no frozen version" if asked == "latest" else f"no frozen version {asked!r}"
-    return exceptions.NotFound(
-        {
-            "detail": f"The manifest has {what}; its frozen versions are: {frozen}.",
-            "versions": numbers,
-        }
+    return NotFoundNaming(
+        f"The manifest has {what}; its frozen versions are: {frozen}.", versions=numbers
     )
 
 
@@ -147,12 +153,10 @@ def frozen_asset(version: ManifestVersion, tag: str) -> dict[str, Any]:
         if asset["manifest_tag"] == tag:
             return {**asset, "manifest_id": version.manifest_id, "version": version.number}
     tags = [asset["manifest_tag"] for asset in version.assets]
-    raise exceptions.NotFound(
-        {
-            "detail": f"Version {version.number} has no asset tagged {tag!r}; its tags are: "
-            f"{', '.join(tags) or 'none'}.",
-            "tags": tags,
-        }
+    raise NotFoundNaming(
+        f"Version {version.number} has no asset tagged {tag!r}; its tags are: "
+        f"{', '.join(tags) or 'none'}.",
+        tags=tags,
     )
 
 
