@@ -162,9 +162,15 @@ class UpgradeSerializer(serializers.Serializer):
 
 class UnknownVersionSerializer(ErrorSerializer):
     versions = serializers.ListField(
-        child=serializers.IntegerField(), help_text="The manifest's frozen version numbers."
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="The manifest's frozen version numbers (when the manifest exists).",
     )
 
 
-class UnknownTagSerializer(ErrorSerializer):
-    tags = serializers.ListField(child=serializers.CharField(), help_text="The version's tags.")
+class UnknownTagSerializer(UnknownVersionSerializer):
+    tags = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="The version's tags (when the version exists).",
+    )
