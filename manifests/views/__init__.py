@@ -1,5 +1,5 @@
 """The REST API's views, one module per capability: `manifests` (manifests, assets,
-projects) and `versions` (frozen versions and the pins of projects). They check input
+projects), `versions` (frozen versions) and `pins` (what a project pins). They check input
 shape and call `manifests.services`."""
 
 from manifests.views.manifests import (
@@ -9,7 +9,8 @@ from manifests.views.manifests import (
     ManifestViewSet,
     ProjectViewSet,
 )
-from manifests.views.versions import ManifestVersionViewSet, ProjectPinViewSet
+from manifests.views.pins import ProjectPinViewSet
+from manifests.views.versions import ManifestVersionViewSet
 
 __all__ = [
     "MULTIPART_OVERHEAD_BYTES",
