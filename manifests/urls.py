@@ -20,7 +20,15 @@ router.register(
     views.ManifestAssetViewSet,
     basename="manifest-asset",
 )
+router.register(
+    r"manifests/(?P<manifest_pk>[^/.]+)/versions",
+    views.ManifestVersionViewSet,
+    basename="manifest-version",
+)
 router.register("assets", views.AssetViewSet, basename="asset")
+# Before "projects": the API root lists one entry per prefix, the last registered one's,
+# and this viewset has detail actions only (no list to link to).
+router.register("projects", views.ProjectPinViewSet, basename="project-pin")
 router.register("projects", views.ProjectViewSet, basename="project")
 
 urlpatterns = [

@@ -1,6 +1,7 @@
 """The README's "First steps" and "A walk through the API", run as written with bash in a
 scratch checkout, against a development server on a fresh database and media folder."""
 
+import json
 import os
 import re
 import sqlite3
@@ -131,3 +132,71 @@ def test_first_steps_and_walkthrough_run_as_written(tmp_path):
     assert (project["manifest_id"], project["manifest_version"]) == (hero["id"], hero["version"])
     assert copy["parent_manifest_id"] == hero["id"]
     assert cast(assets(database, copy["id"])) == CAST
+
+
+# What the "Versions and pins" walk-through's comments promise, request by request.
+VERSIONS_STATUSES = [
+    200,  # the project, found by name
+    200,  # the version it pins
+    200,  # the versions
+    200,  # OBJ_01 as pinned
+    200,  # the sword's new image
+    200,  # the manifest, to find CHAR_02
+    204,  # CHAR_02 deleted
+    200,  # OBJ_01 in the pinned version
+    200,  # the diff against current
+    200,  # the version's ETag
+    304,  # revalidated
+    201,  # the current version frozen
+    200,  # the upgrade
+    201,  # the branch
+]
+
+
+def test_versions_walkthrough_runs_as_written(tmp_path):
+    work = checkout(tmp_path / "checkout")
+    (tmp_path / "tmp").mkdir()
+    env = development_env(tmp_path, TMPDIR=str(tmp_path / "tmp"))
+
+    with runserver(env, log=tmp_path / "server.log") as base:
+        script = PREAMBLE + "".join(
+            sh_block(heading)
+            for heading in ["First steps", "A walk through the API", "Versions and pins"]
+        )
+        script = script.replace("http://127.0.0.1:8000", base)
+        result = subprocess.run(
+            ["bash", "-c", script],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    server_log = (tmp_path / "server.log").read_text()
+    assert result.returncode == 0, result.stderr + server_log
+    statuses = [int(line[5:]) for line in result.stderr.splitlines() if line.startswith("HTTP ")]
+    assert statuses == WALKTHROUGH_STATUSES + VERSIONS_STATUSES, result.stderr + server_log
+
+    database = tmp_path / "dev.sqlite3"
+    manifests = {row["name"]: row for row in rows(database, "SELECT * FROM manifests_manifest")}
+    hero = manifests["Hero Characters"]
+    versions = rows(
+        database,
+        "SELECT number, content FROM manifests_manifestversion WHERE manifest_id = ? "
+        "ORDER BY number",
+        hero["id"],
+    )
+    pinned, current = (row["number"] for row in versions)
+    (project,) = rows(database, "SELECT * FROM manifests_project")
+    assert project["manifest_version"] == current == hero["version"]
+    (branch_name,) = [name for name in manifests if name.endswith(f" v{pinned}")]
+    branch = manifests[branch_name]
+    assert branch["parent_manifest_id"] == hero["id"] and branch["status"] == "DRAFT"
+    assert cast(assets(database, branch["id"])) == CAST
+    old_sword = json.loads(versions[0]["content"])["assets"][2]
+    branch_sword = assets(database, branch["id"])[2]
+    assert branch_sword["image_sha256"] == old_sword["image_sha256"]
+    assert (tmp_path / "media" / old_sword["reference_image"]).is_file()
+    assert assets(database, hero["id"])[1]["image_sha256"] != old_sword["image_sha256"]

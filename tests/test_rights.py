@@ -17,7 +17,15 @@ def world(db):
     asset = services.asset_create(manifest=manifest, name="Hero", asset_type="CHARACTER")
     services.asset_attach_image(asset=asset, file=image_upload())
     project = services.project_create(name="Trailer")
-    return {"m": manifest.pk, "spare": spare.pk, "a": asset.pk, "p": project.pk}
+    pinning = services.project_create(name="Storyboard", manifest=manifest)
+    return {
+        "m": manifest.pk,
+        "spare": spare.pk,
+        "a": asset.pk,
+        "p": project.pk,
+        "pin": pinning.pk,
+        "v": pinning.manifest_version,
+    }
 
 
 def client_for(role: str) -> APIClient:
@@ -53,12 +61,21 @@ ENDPOINTS = [
     ("patch", "/api/assets/{a}", {"name": "Z"}, 200),
     ("delete", "/api/assets/{a}", None, 204),
     ("post", "/api/assets/{a}/upload", "image", 200),
+    ("get", "/api/manifests/{m}/versions", None, 200),
+    ("post", "/api/manifests/{m}/versions", None, 200),  # frozen already: the record
+    ("get", "/api/manifests/{m}/versions/{v}", None, 200),
+    ("get", "/api/manifests/{m}/versions/latest/assets/CHAR_01", None, 200),
+    ("get", "/api/manifests/{m}/versions/{v}/diff?against=current", None, 200),
+    ("post", "/api/manifests/{m}/versions/{v}/duplicate", {}, 201),
     ("get", "/api/projects", None, 200),
     ("post", "/api/projects", {"name": "P2", "manifest_id": "{m}"}, 201),
     ("get", "/api/projects/{p}", None, 200),
     ("put", "/api/projects/{p}", {"name": "P3"}, 200),
     ("patch", "/api/projects/{p}", {"manifest_id": "{m}"}, 200),
     ("delete", "/api/projects/{p}", None, 204),
+    ("get", "/api/projects/{pin}/manifest", None, 200),
+    ("get", "/api/projects/{pin}/assets/CHAR_01", None, 200),
+    ("post", "/api/projects/{pin}/upgrade", None, 200),
     ("get", "/api/", None, 200),
     ("get", "/api/schema", None, 200),
     ("get", "/api/docs", None, 200),
@@ -112,6 +129,8 @@ def test_admin_requires_staff(client, db):
         ("delete", "/api/manifests/{spare}"),
         ("post", "/api/manifests/{m}/assets"),
         ("post", "/api/assets/{a}/upload"),
+        ("post", "/api/manifests/{m}/versions"),
+        ("post", "/api/projects/{pin}/upgrade"),
     ],
 )
 def test_session_writes_without_csrf_token_are_refused(world, method, url):

@@ -33,6 +33,15 @@ def test_schema_is_valid_and_complete(tmp_path, db):
         ("post", "/api/assets/{id}/upload/"),
         ("get", "/api/projects/"),
         ("post", "/api/projects/"),
+        ("get", "/api/manifests/{manifest_pk}/versions/"),
+        ("post", "/api/manifests/{manifest_pk}/versions/"),
+        ("get", "/api/manifests/{manifest_pk}/versions/{number}/"),
+        ("get", "/api/manifests/{manifest_pk}/versions/{number}/assets/{tag}/"),
+        ("get", "/api/manifests/{manifest_pk}/versions/{number}/diff/"),
+        ("post", "/api/manifests/{manifest_pk}/versions/{number}/duplicate/"),
+        ("get", "/api/projects/{id}/manifest/"),
+        ("get", "/api/projects/{id}/assets/{tag}/"),
+        ("post", "/api/projects/{id}/upgrade/"),
     ]:
         assert expected in operations, expected
 
@@ -40,5 +49,11 @@ def test_schema_is_valid_and_complete(tmp_path, db):
     assert "multipart/form-data" in upload["requestBody"]["content"]
     assert {"200", "400", "404", "413"} <= set(upload["responses"])
     assert "409" in schema["paths"]["/api/manifests/{id}/"]["delete"]["responses"]
+    version = schema["paths"]["/api/manifests/{manifest_pk}/versions/{number}/"]["get"]
+    assert {"200", "304", "404"} <= set(version["responses"])
+    assert {"ETag", "Cache-Control"} <= set(version["responses"]["200"]["headers"])
+    assert "If-None-Match" in {p["name"] for p in version["parameters"]}
+    branch = schema["paths"]["/api/manifests/{manifest_pk}/versions/{number}/duplicate/"]["post"]
+    assert {"201", "404", "409"} <= set(branch["responses"])
     listing = {p["name"] for p in schema["paths"]["/api/manifests/"]["get"]["parameters"]}
     assert {"category", "status", "tag", "search", "ordering", "page", "page_size"} <= listing

@@ -8,9 +8,10 @@ frozen version names, and no file listed there is ever removed while the version
 """
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
-from manifests.models.manifests import Manifest
+from manifests.models.manifests import Manifest, Project
 
 # What a frozen record keeps of the manifest and of each asset, in this order.
 FROZEN_MANIFEST_FIELDS = ("name", "description", "category", "tags", "status")
@@ -32,6 +33,28 @@ FROZEN_ASSET_FIELDS = (
 )
 
 
+class ManifestVersionQuerySet(models.QuerySet):
+    def with_pin_counts(self) -> "ManifestVersionQuerySet":
+        """Annotate `pinned_by`: how many projects pin each version (a subquery, so one
+        query whatever the number of versions)."""
+        pins = (
+            Project.objects.filter(
+                manifest=OuterRef("manifest"), manifest_version=OuterRef("number")
+            )
+            .order_by()
+            .values("manifest")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return self.annotate(pinned_by=Coalesce(Subquery(pins), 0))
+
+    def resolve(self, number: int | str) -> "ManifestVersion | None":
+        """The version `number` of these (one manifest's), or the newest for "latest"."""
+        if number == "latest":
+            return self.order_by("-number").first()
+        return self.filter(number=number).first()
+
+
 class ManifestVersion(models.Model):
     """A manifest as it was at version `number`: written once, never changed."""
 
@@ -45,6 +68,8 @@ class ManifestVersion(models.Model):
     # sha256 of the canonical JSON of `content`: the strong ETag of its representations.
     content_sha256 = models.CharField(max_length=64)
     asset_count = models.PositiveIntegerField()
+
+    objects = ManifestVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["manifest_id", "-number"]

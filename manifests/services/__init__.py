@@ -28,6 +28,7 @@ from manifests.services.manifests import (
     manifest_copy_name,
     manifest_create,
     manifest_duplicate,
+    manifest_duplicate_version,
     manifest_restore,
     manifest_soft_delete,
     manifest_update,
@@ -36,7 +37,12 @@ from manifests.services.orphans import orphan_files_sweep
 from manifests.services.projects import Upgrade, project_create, project_update, project_upgrade
 from manifests.services.purging import manifest_purge_candidates, manifests_purge
 from manifests.services.thumbnails import thumbnails_rebuild
-from manifests.services.versions import manifest_content, manifest_freeze, versions_diff
+from manifests.services.versions import (
+    manifest_content,
+    manifest_freeze,
+    manifest_freeze_current,
+    versions_diff,
+)
 
 __all__ = [
     "ASSET_EDITABLE_FIELDS",
@@ -54,7 +60,9 @@ __all__ = [
     "manifest_copy_name",
     "manifest_create",
     "manifest_duplicate",
+    "manifest_duplicate_version",
     "manifest_freeze",
+    "manifest_freeze_current",
     "manifest_purge_candidates",
     "manifest_render_contact_sheet",
     "manifest_restore",

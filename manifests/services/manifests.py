@@ -1,4 +1,5 @@
-"""Operations on manifests: create, update, soft delete, restore, duplicate."""
+"""Operations on manifests: create, update, soft delete, restore, duplicate (the current
+content, or a frozen version's)."""
 
 import logging
 import os
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse, StoredFileMissing
 from manifests.files import copy_file, new_files
-from manifests.models import Asset, Manifest, manifest_media_path
+from manifests.models import Asset, Manifest, ManifestVersion, manifest_media_path
 from manifests.services.changes import manifest_change
 from manifests.services.common import (
     asset_label,
@@ -27,6 +28,7 @@ from manifests.services.common import (
     refuse_unstorable_json,
     validate_fields,
 )
+from manifests.services.versions import manifest_content
 
 MANIFEST_EDITABLE_FIELDS = frozenset(Manifest.EDITABLE_FIELDS)
 logger = logging.getLogger(__name__)
@@ -162,7 +164,12 @@ def manifest_copy_name(*, manifest: Manifest, reserved: Collection[str] = ()) ->
     taken too (names already proposed for other copies). One query, whatever the number
     of copies.
     """
-    base = _copy_base(manifest.name)
+    return _copy_name_of(manifest.name, reserved)
+
+
+def _copy_name_of(name: str, reserved: Collection[str] = ()) -> str:
+    """`manifest_copy_name` for a manifest named `name` (as it is now, or as frozen)."""
+    base = _copy_base(name)
     # A prefix every candidate shares, however far a long base is shortened to fit.
     limit = Manifest._meta.get_field("name").max_length - COPY_SUFFIX_ROOM
     taken = set(reserved)
@@ -194,82 +201,104 @@ def manifest_duplicate(
     `on_asset_copied` is called after each asset's files are copied (progress reporting);
     whatever it raises rolls the whole copy back.
     """
-    name = (name or "").strip()
+    with new_files() as copied, transaction.atomic():
+        # The lock keeps assets from being added or removed while they are copied.
+        source = lock_manifest(manifest.pk)
+        return _copy_content(
+            source,
+            manifest_content(source),
+            copied,
+            name=name,
+            contact_sheet=source.contact_sheet.name,
+            on_asset_copied=on_asset_copied,
+        )
 
-    def copy_into(
-        copy_id: Any, folder: str, source_name: str, file_name: str, *, owner: str = ""
-    ) -> str:
+
+def manifest_duplicate_version(*, version: ManifestVersion, name: str | None = None) -> Manifest:
+    """Branch a frozen version: a new DRAFT manifest with that version's fields, assets
+    (tags, order) and image files, whose parent is the version's manifest."""
+    with new_files() as copied, transaction.atomic():
+        # Locked as a duplicate locks it: two copies' default names never clash.
+        source = lock_manifest(version.manifest_id)
+        return _copy_content(source, version.content, copied, name=name)
+
+
+def _copy_content(
+    source: Manifest,
+    content: dict[str, Any],
+    copied: list[str],
+    *,
+    name: str | None,
+    contact_sheet: str = "",
+    on_asset_copied: Callable[[Asset], None] | None = None,
+) -> Manifest:
+    """Store a new DRAFT manifest holding `content` (as `manifest_content` or a frozen
+    version has it), child of `source`, whose row the caller holds locked: its assets keep
+    their tags and order, their files are copied into the new manifest's folder (their
+    names appended to `copied`), and tag numbering continues from the source's."""
+    fields, assets = content["manifest"], content["assets"]
+
+    def copy_into(folder: str, source_name: str, file_name: str, *, owner: str = "") -> str:
         """Copy one file into the copy's folder. A missing original refuses the duplicate
         (naming its `owner`); a missing derived file (no `owner`) is simply not copied."""
         if not source_name:
             return ""
         try:
-            stored = copy_file(source_name, manifest_media_path(copy_id, folder, file_name))
+            stored = copy_file(source_name, manifest_media_path(copy.id, folder, file_name))
         except FileNotFoundError:
             if owner:
                 raise StoredFileMissing(owner, source_name) from None
-            logger.warning("Duplicate of %s: %r is missing; not copied.", manifest.pk, source_name)
+            logger.warning("Duplicate of %s: %r is missing; not copied.", source.pk, source_name)
             return ""
         copied.append(stored)
         return stored
 
-    with new_files() as copied, transaction.atomic():
-        # The lock keeps assets from being added or removed while they are copied.
-        source = lock_manifest(manifest.pk)
-        assets = list(Asset.all_objects.filter(manifest=source).ordered())
-        # Chosen under the source's lock: two copies of one manifest wait for each other
-        # (and on SQLite every writer does), so the second sees the first's name as taken.
-        copy = Manifest(
-            name=name or manifest_copy_name(manifest=source),
-            description=source.description,
-            category=source.category,
-            tags=list(source.tags),
-            status=Manifest.Status.DRAFT,
-            asset_count=len(assets),
-            parent_manifest=source,
-            tag_sequences=dict(source.tag_sequences),
+    # Chosen under the source's lock: two copies of one manifest wait for each other
+    # (and on SQLite every writer does), so the second sees the first's name as taken.
+    copy = Manifest(
+        name=(name or "").strip() or _copy_name_of(fields["name"]),
+        description=fields["description"],
+        category=fields["category"],
+        tags=list(fields["tags"]),
+        status=Manifest.Status.DRAFT,
+        asset_count=len(assets),
+        parent_manifest=source,
+        tag_sequences=dict(source.tag_sequences),
+    )
+    validate_fields(copy)
+    copy.contact_sheet = copy_into("contact_sheets", contact_sheet, os.path.basename(contact_sheet))
+    # Equal sort_orders are ordered by created_at: space the copies out to keep order.
+    now = timezone.now()
+    copies = []
+    for position, asset in enumerate(assets):
+        clone = Asset(
+            manifest=copy,
+            asset_type=asset["asset_type"],
+            name=asset["name"],
+            manifest_tag=asset["manifest_tag"],
+            user_tags=list(asset["user_tags"]),
+            description=asset["description"],
+            source=asset["source"],
+            sort_order=asset["sort_order"],
+            image_format=asset["image_format"],
+            image_width=asset["image_width"],
+            image_height=asset["image_height"],
+            image_sha256=asset["image_sha256"],
+            created_at=now + timedelta(microseconds=position),
         )
-        validate_fields(copy)
-        stored = source.contact_sheet.name
-        copy.contact_sheet = copy_into(copy.id, "contact_sheets", stored, os.path.basename(stored))
-        # Equal sort_orders are ordered by created_at: space the copies out to keep order.
-        now = timezone.now()
-        copies = []
-        for position, asset in enumerate(assets):
-            clone = Asset(
-                manifest=copy,
-                asset_type=asset.asset_type,
-                name=asset.name,
-                manifest_tag=asset.manifest_tag,
-                user_tags=list(asset.user_tags),
-                description=asset.description,
-                source=asset.source,
-                sort_order=asset.sort_order,
-                image_format=asset.image_format,
-                image_width=asset.image_width,
-                image_height=asset.image_height,
-                image_sha256=asset.image_sha256,
-                created_at=now + timedelta(microseconds=position),
-            )
-            clone.reference_image = copy_into(
-                copy.id,
-                "uploads",
-                asset.reference_image.name,
-                f"{clone.id}_{_stored_basename(asset.reference_image.name, asset.id)}",
-                owner=asset_label(asset),
-            )
-            clone.thumbnail = copy_into(
-                copy.id,
-                "thumbnails",
-                asset.thumbnail.name,
-                f"{clone.id}_{_stored_basename(asset.thumbnail.name, asset.id)}",
-            )
-            copies.append(clone)
-            if on_asset_copied is not None:
-                on_asset_copied(clone)
-        # A new manifest, not a change of one: its thumbnail is its first asset's, as
-        # manifest_change keeps it for every other manifest.
-        copy.thumbnail = next((c.thumbnail.name for c in copies if c.thumbnail), "")
-        copy.save(force_insert=True)
-        Asset.all_objects.bulk_create(copies)
+        for field, folder, owner in [
+            ("reference_image", "uploads", asset_label(clone)),
+            ("thumbnail", "thumbnails", ""),
+        ]:
+            stored = asset[field]
+            file_name = f"{clone.id}_{_stored_basename(stored, asset['id'])}"
+            setattr(clone, field, copy_into(folder, stored, file_name, owner=owner))
+        copies.append(clone)
+        if on_asset_copied is not None:
+            on_asset_copied(clone)
+    # A new manifest, not a change of one: its thumbnail is its first asset's, as
+    # manifest_change keeps it for every other manifest.
+    copy.thumbnail = next((c.thumbnail.name for c in copies if c.thumbnail), "")
+    copy.save(force_insert=True)
+    Asset.all_objects.bulk_create(copies)
     return copy

@@ -111,3 +111,13 @@ def versions_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         "removed": [tag for tag in old_assets if tag not in new_assets],
         "changed": changed,
     }
+
+
+def manifest_freeze_current(*, manifest: Manifest) -> tuple[ManifestVersion, bool]:
+    """`manifest_freeze`, telling whether the record is new: (record, created)."""
+    with transaction.atomic():
+        locked = lock_manifest(manifest.pk)
+        existing = ManifestVersion.objects.filter(manifest=locked, number=locked.version).first()
+        if existing is not None:
+            return existing, False
+        return freeze_locked(locked), True
