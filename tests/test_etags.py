@@ -4,13 +4,14 @@ a change whose If-Match no longer matches (checked by the services under the row
 import json
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from manifests import services
 from manifests.etags import IfMatch, asset_etag, manifest_etag
 from manifests.exceptions import VersionConflict
 from manifests.models import Asset, Manifest
+from tests.admin_forms import assert_saved, form_of, image_file, save
 from tests.conftest import image_upload, stored_files
 from tests.threads import run_in_threads
 
@@ -393,3 +394,157 @@ def test_two_parallel_patches_with_the_same_if_match_one_200_one_412(staff_user)
     saved = Manifest.objects.get(pk=manifest.pk)
     assert saved.description == won["description"]
     assert (saved.version, lost["etag"]) == (2, manifest_etag(saved))
+
+
+# --- the admin: a change page remembers the version it was opened at ------------------------
+
+
+@pytest.fixture
+def two_curators(curator):
+    """Two browser sessions of curators, each signed in through the login page."""
+    from django.contrib.auth import get_user_model
+
+    from tests.admin_forms import PASSWORD, signed_in_browser
+
+    get_user_model().objects.create_superuser("second", "second@example.com", PASSWORD)
+    return curator, signed_in_browser("second")
+
+
+def change_page(browser, manifest):
+    return browser.get(f"/admin/manifests/manifest/{manifest.pk}/change/")
+
+
+def refusal_on(response) -> str:
+    return " ".join(li.get_text(" ", strip=True) for li in response.html.select(".errorlist"))
+
+
+def test_the_change_page_carries_the_version_it_was_opened_at(curator, hero):
+    version = Manifest.objects.get(pk=hero.manifest_id).version
+    assert form_of(change_page(curator, hero.manifest))["expected_version"].value == str(version)
+
+
+def test_saving_over_a_newer_version_is_refused_keeping_the_curators_input(two_curators, hero):
+    first, second = two_curators
+    manifest = hero.manifest
+    opened = Manifest.objects.get(pk=manifest.pk).version
+    first_page, second_page = change_page(first, manifest), change_page(second, manifest)
+    assert_saved(save(first_page, name="Heroes of the night"))
+    assert_saved(save(change_page(first, manifest), description="Seen at dusk"))
+    before = unchanged(Manifest, manifest.pk), unchanged(Asset, hero.pk)
+
+    typed = {"description": "My own words", "tags": "mine", "assets-0-name": "My hero"}
+    response = save(second_page, **typed)
+
+    assert response.status_code == 200  # the page again, not a redirect
+    assert (
+        "“Heroes of the night” was changed by someone else since you opened it "
+        f"(v{opened} → v{opened + 2})" in refusal_on(response)
+    )
+    form = form_of(response)
+    assert {name: form[name].value for name in typed} == typed
+    assert form["name"].value == "Heroes"  # what this curator saw and left as it was
+    assert (unchanged(Manifest, manifest.pk), unchanged(Asset, hero.pk)) == before
+
+
+def test_an_asset_only_save_over_a_newer_version_is_refused_too(two_curators, hero, make_asset):
+    first, second = two_curators
+    manifest = hero.manifest
+    sidekick = make_asset(manifest, "Sidekick")
+    first_page, second_page = change_page(first, manifest), change_page(second, manifest)
+    assert_saved(save(first_page, **{"assets-1-description": "Loyal"}))
+    before = [unchanged(Asset, a.pk) for a in (hero, sidekick)], unchanged(Manifest, manifest.pk)
+
+    response = save(
+        second_page,
+        **{
+            "assets-0-name": "Renamed hero",
+            "assets-1-DELETE": True,
+            "assets-2-name": "Villain",
+            "assets-2-asset_type": "CHARACTER",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "changed by someone else since you opened it" in refusal_on(response)
+    after = [unchanged(Asset, a.pk) for a in (hero, sidekick)], unchanged(Manifest, manifest.pk)
+    assert after == before
+    assert Asset.objects.filter(manifest=manifest).count() == 2
+
+
+def test_a_refused_page_with_an_upload_stores_no_file(two_curators, hero, media_root):
+    first, second = two_curators
+    manifest = hero.manifest
+    second_page = change_page(second, manifest)
+    assert_saved(save(change_page(first, manifest), description="Seen at dusk"))
+    files = stored_files(media_root)
+
+    response = save(second_page, **{"assets-0-image": image_file("new.png", color="blue")})
+
+    assert response.status_code == 200
+    assert "changed by someone else since you opened it" in refusal_on(response)
+    assert stored_files(media_root) == files
+    assert Asset.objects.get(pk=hero.pk).image_sha256 == hero.image_sha256
+
+
+def test_the_page_opened_again_after_a_refusal_saves(two_curators, hero):
+    first, second = two_curators
+    manifest = hero.manifest
+    second_page = change_page(second, manifest)
+    assert_saved(save(change_page(first, manifest), name="Heroes of the night"))
+    assert save(second_page, description="Mine").status_code == 200
+
+    assert_saved(save(change_page(second, manifest), description="Mine"))
+
+    saved = Manifest.objects.get(pk=manifest.pk)
+    assert (saved.name, saved.description) == ("Heroes of the night", "Mine")
+
+
+def test_a_change_from_elsewhere_that_keeps_the_version_does_not_refuse_the_page(curator, hero):
+    page = change_page(curator, hero.manifest)
+    services.project_create(name="Pilot", manifest=hero.manifest)  # usage: same version
+    services.asset_render_thumbnail(asset=hero)  # a derived file: same version
+
+    assert_saved(save(page, description="Mine"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manifest_lock_needs_the_callers_transaction(make_manifest):
+    manifest = make_manifest()
+    with pytest.raises(RuntimeError, match="open one first"):
+        services.manifest_lock(manifest=manifest, expected_version=1)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_parallel_admin_style_saves_at_one_version_one_is_refused(make_manifest, make_asset):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (row locks between real connections)")
+    manifest = make_manifest()
+    hero = make_asset(manifest)
+    opened = Manifest.objects.get(pk=manifest.pk).version
+
+    def save_page(i: int):
+        with transaction.atomic():  # as the admin's changeform_view
+            services.manifest_lock(manifest=manifest, expected_version=opened)
+            return services.asset_update(asset=hero, name=f"writer {i}").name
+
+    results = run_in_threads(save_page, 2)
+
+    assert sorted(type(r).__name__ for r in results) == ["VersionConflict", "str"], results
+    (won,) = [r for r in results if isinstance(r, str)]
+    assert Asset.objects.get(pk=hero.pk).name == won
+    assert Manifest.objects.get(pk=manifest.pk).version == opened + 1
+
+
+def test_a_manifest_deleted_after_the_page_was_loaded_is_refused_by_the_form(make_manifest):
+    from manifests.admin.manifests import ManifestForm
+
+    manifest = make_manifest()
+    page = ManifestForm(instance=manifest)
+    data = {name: page[name].value() for name in page.fields}
+    data["tags"] = ""
+    form = ManifestForm(data, instance=Manifest.objects.get(pk=manifest.pk))
+    services.manifest_soft_delete(manifest=manifest)
+
+    assert not form.is_valid()
+    assert "deleted by someone else since you opened it" in form.non_field_errors()[0]

@@ -110,6 +110,16 @@ def manifest_update(
     return current
 
 
+def manifest_lock(*, manifest: Manifest, expected_version: int | None = None) -> Manifest:
+    """Lock the manifest until the caller's transaction ends, refusing (VersionConflict) one
+    that moved past `expected_version`: a save in several steps (the admin's form, then
+    each inline row) is then refused or done as a whole. The locked manifest."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("manifest_lock holds the lock for a transaction: open one first.")
+    with manifest_change(manifest.pk, expected_version=expected_version) as change:
+        return change.manifest
+
+
 def manifest_soft_delete(*, manifest: Manifest, if_match: IfMatch | None = None) -> None:
     """Mark a manifest deleted; raises ManifestInUse when projects reference it, and
     VersionConflict when it no longer matches `if_match` (checked first, under the lock)."""
