@@ -548,3 +548,19 @@ def test_a_manifest_deleted_after_the_page_was_loaded_is_refused_by_the_form(mak
 
     assert not form.is_valid()
     assert "deleted by someone else since you opened it" in form.non_field_errors()[0]
+
+
+def test_answers_that_show_a_manifest_after_an_action_carry_its_etag(api, hero):
+    created = api.post("/api/manifests", {"name": "New"})
+    assert created["ETag"] == etag_of(api, f"/api/manifests/{created.json()['id']}")
+    manifest = hero.manifest
+    sheet = api.post(f"{manifest_url(manifest)}/contact-sheet")
+    assert sheet["ETag"] == etag_of(api, manifest_url(manifest))
+
+    copy = api.post(f"{manifest_url(manifest)}/duplicate", {"name": "Copy"})
+    assert copy.status_code == 201
+    assert copy["ETag"] == etag_of(api, f"/api/manifests/{copy.json()['id']}")
+
+    services.manifest_soft_delete(manifest=manifest)
+    restored = api.post(f"{manifest_url(manifest)}/restore")
+    assert restored["ETag"] == etag_of(api, manifest_url(manifest))
