@@ -48,8 +48,16 @@ class ConditionalRequests:
     # Actions whose answers carry the ETag, and those that take an If-Match (schema.py
     # documents the operations from these).
     etag_actions = frozenset(
-        {"retrieve", "create", "update", "partial_update", "duplicate", "restore", "upload"}
-        | {"contact_sheet"}
+        {
+            "retrieve",
+            "create",
+            "update",
+            "partial_update",
+            "upload",
+            "duplicate",
+            "restore",
+            "contact_sheet",
+        }
     )
     if_match_actions = frozenset({"update", "partial_update", "destroy"})
     if_match: IfMatch | None = None
