@@ -14,7 +14,14 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from manifests.exceptions import InvalidImage, ManifestInUse, StoredFileMissing, UploadTooLarge
+from manifests.exceptions import (
+    InvalidImage,
+    MalformedETag,
+    ManifestInUse,
+    StoredFileMissing,
+    UploadTooLarge,
+    VersionConflict,
+)
 from manifests.upload_handlers import UploadedFileTooBig
 
 
@@ -30,10 +37,20 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource changed since you read it."
+    default_code = "precondition_failed"
+
+
 def to_api_exception(exc: Exception) -> Exception:
     """The DRF exception that answers a domain or Django error (others pass through)."""
     if isinstance(exc, ManifestInUse):
         return Conflict({"detail": str(exc), "projects": exc.projects})
+    if isinstance(exc, VersionConflict):
+        return PreconditionFailed({"detail": str(exc), "etag": exc.current_etag})
+    if isinstance(exc, MalformedETag):
+        return exceptions.ValidationError({"If-Match": [str(exc)]})
     if isinstance(exc, StoredFileMissing):
         return Conflict({"detail": str(exc)})
     if isinstance(exc, InvalidImage):
@@ -57,8 +74,11 @@ def to_api_exception(exc: Exception) -> Exception:
 
 
 def exception_handler(exc, context):
-    exc = to_api_exception(exc)
+    original, exc = exc, to_api_exception(exc)
     if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
         # Error bodies are always objects: a bare list of messages becomes non-field errors.
         exc = exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.detail})
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(original, VersionConflict) and response is not None:
+        response["ETag"] = original.current_etag  # what to read again, then send in If-Match
+    return response

@@ -51,25 +51,50 @@ class StoredFileMissing(ManifestError):
 
 
 class VersionConflict(ManifestError):
-    """The manifest moved on since the caller read it: its change would overwrite another.
+    """The resource moved on since the caller read it: its change would overwrite another.
 
-    `expected` is what the caller had (a version number, or a revision for ETags); the
-    current version and revision are those of the locked row.
+    `expected` is what the caller had: a version number (`of="version"`), a revision, or
+    the ETags of an If-Match (`of="etag"`); the current version and revision are those of
+    the locked manifest, `current_etag` that of the resource the caller meant to change
+    (the manifest, or `asset` when given), which a 412 answers with.
     """
 
-    def __init__(self, manifest, *, expected: int, of: str = "version"):
+    def __init__(
+        self,
+        manifest,
+        *,
+        expected: int | str,
+        current_etag: str,
+        of: str = "version",
+        asset=None,
+    ):
         self.manifest_id = manifest.pk
         self.current_version = manifest.version
         self.current_revision = manifest.revision
+        self.current_etag = current_etag
         self.expected = expected
         self.of = of
         if of == "version":
             moved = f"v{expected} → v{manifest.version}"
-        else:
+        elif of == "revision":
             moved = f"revision {expected} → {manifest.revision}"
+        else:
+            moved = f"If-Match {expected}; its ETag is now {current_etag}"
+        what = f"{asset.manifest_tag} “{asset.name}”" if asset is not None else f"“{manifest.name}”"
         super().__init__(
-            f"“{manifest.name}” was changed by someone else since you read it ({moved}); "
+            f"{what} was changed by someone else since you read it ({moved}); "
             "nothing was saved. Reload it and apply your change again."
+        )
+
+
+class MalformedETag(ManifestError):
+    """An If-Match that is neither `*` nor a list of quoted entity tags."""
+
+    def __init__(self, header: str):
+        self.header = header
+        super().__init__(
+            f"If-Match must be * or a comma-separated list of quoted ETags, as the ETag "
+            f'header gives them (e.g. "0f…-r3"); got {header[:100]!r}.'
         )
 
 

@@ -209,6 +209,10 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class PreconditionFailedSerializer(ErrorSerializer):
+    etag = serializers.CharField(help_text="The resource's current ETag (also the ETag header).")
+
+
 class ConflictProjectSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()

@@ -10,6 +10,7 @@ pages and the freeze button) in `manifests.admin.versions`.
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -30,6 +31,7 @@ from manifests.admin.common import (
 from manifests.admin.filters import DeletedFilter, TagFilter
 from manifests.admin.manifest_actions import ManifestActionsMixin
 from manifests.admin.versions import ManifestVersionsMixin
+from manifests.exceptions import VersionConflict
 from manifests.models import Asset, Manifest
 
 DELETED_BADGE = (
@@ -54,6 +56,8 @@ class ManifestForm(forms.ModelForm):
     total_processing_cost = forms.DecimalField(
         max_digits=10, decimal_places=4, min_value=0, initial=0
     )
+    # The version the page was opened at: saving over a newer one is refused (see clean).
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
     class Meta:
         model = Manifest
@@ -62,6 +66,8 @@ class ManifestForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            self.fields["expected_version"].initial = self.instance.version
         status = self.fields.get("status")
         if status is not None:
             # Offer only what the domain allows: a new manifest's first statuses, or the
@@ -72,6 +78,36 @@ class ManifestForm(forms.ModelForm):
                 current = self.instance.status
                 allowed = {current, *Manifest.STATUS_TRANSITIONS.get(current, ())}
             status.choices = [c for c in Manifest.Status.choices if c[0] in allowed]
+
+    def clean(self):
+        """Refuse a page opened at an older version than the manifest's, before anything is
+        saved, keeping what the curator typed on the page. The manifest stays locked until
+        the admin's transaction (the whole page: form and inline rows) ends, so no other
+        change can come in between this check and the save."""
+        cleaned = super().clean()
+        expected = cleaned.get("expected_version")
+        if expected is None or self.instance._state.adding:
+            return cleaned
+        try:
+            services.manifest_lock(manifest=self.instance, expected_version=expected)
+        except VersionConflict as conflict:
+            raise ValidationError(
+                "“%(name)s” was changed by someone else since you opened it "
+                "(v%(opened)s → v%(current)s); nothing was saved. What you typed is still "
+                "below: open the page again to see their changes, then apply yours.",
+                code="version_conflict",
+                params={
+                    "name": self.instance.name,
+                    "opened": expected,
+                    "current": conflict.current_version,
+                },
+            ) from None
+        except Manifest.DoesNotExist:
+            raise ValidationError(
+                "This manifest was deleted by someone else since you opened it; nothing was saved.",
+                code="deleted",
+            ) from None
+        return cleaned
 
     def clean_processing_progress(self):
         value = self.cleaned_data.get("processing_progress")
@@ -135,8 +171,9 @@ class ManifestAdmin(
         processing = ["status", "processing_progress", "total_processing_cost"]
         if obj is None:
             return [identity, ("Processing", {"fields": processing})]
+        opened_at = ("Identity", {"fields": [*identity[1]["fields"], "expected_version"]})
         return [
-            identity,
+            opened_at,
             (
                 "Processing",
                 {"fields": [*processing, ("thumbnail_preview", "contact_sheet_preview")]},
@@ -218,7 +255,13 @@ class ManifestAdmin(
         data = {f: form.cleaned_data[f] for f in Manifest.EDITABLE_FIELDS}
         if change:
             changes = {f: data[f] for f in form.changed_data if f in data}
-            saved = services.manifest_update(manifest=obj, **changes) if changes else None
+            # The form's check locked the manifest at the version the page was opened at.
+            expected = form.cleaned_data.get("expected_version")
+            saved = (
+                services.manifest_update(manifest=obj, expected_version=expected, **changes)
+                if changes
+                else None
+            )
         else:
             saved = services.manifest_create(**data)
         if saved is not None:

@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db.models import Max
 
-from manifests.exceptions import StoredFileMissing, UploadTooLarge
+from manifests.etags import IfMatch, asset_etag
+from manifests.exceptions import StoredFileMissing, UploadTooLarge, VersionConflict
 from manifests.files import delete_files_on_commit, new_files
 from manifests.images import (
     inspect_and_thumbnail,
@@ -46,6 +47,18 @@ def _next_sort_order(manifest: Manifest) -> int:
     return last + 1
 
 
+def _refuse_stale(asset: Asset, manifest: Manifest, if_match: IfMatch | None) -> None:
+    """VersionConflict when the asset (read under its manifest's lock) no longer matches
+    the ETags the caller read."""
+    if if_match is None:
+        return
+    current = asset_etag(asset)
+    if not if_match.matches(current):
+        raise VersionConflict(
+            manifest, expected=str(if_match), current_etag=current, of="etag", asset=asset
+        )
+
+
 def asset_create(
     *,
     manifest: Manifest,
@@ -77,12 +90,15 @@ def asset_create(
     return asset
 
 
-def asset_update(*, asset: Asset, **changes: Any) -> Asset:
-    """Change an asset's editable fields; a new type gives it the next tag of that type."""
+def asset_update(*, asset: Asset, if_match: IfMatch | None = None, **changes: Any) -> Asset:
+    """Change an asset's editable fields; a new type gives it the next tag of that type.
+
+    With `if_match`, refuses (VersionConflict) an asset that changed since it was read."""
     changes = clean_changes(changes, allowed=ASSET_EDITABLE_FIELDS, labels_field="user_tags")
     with manifest_change(asset.manifest_id) as change:
         locked = change.manifest
         current = Asset.all_objects.get(pk=asset.pk)
+        _refuse_stale(current, locked, if_match)
         changed = changed_fields(current, changes)
         if not changed:
             return current
@@ -100,23 +116,36 @@ def asset_update(*, asset: Asset, **changes: Any) -> Asset:
     return current
 
 
-def asset_delete(*, asset: Asset) -> None:
-    """Remove an asset for good (its tag number is never handed out again) and its files."""
+def asset_delete(*, asset: Asset, if_match: IfMatch | None = None) -> None:
+    """Remove an asset for good (its tag number is never handed out again) and its files.
+
+    Gone already: nothing to do, unless `if_match` expected it (Asset.DoesNotExist); one
+    that no longer matches `if_match` is refused (VersionConflict)."""
     with manifest_change(asset.manifest_id) as change:
         current = Asset.all_objects.filter(pk=asset.pk).first()
         if current is None:
+            if if_match is not None:
+                raise Asset.DoesNotExist("The asset was deleted meanwhile.")
             return
+        _refuse_stale(current, change.manifest, if_match)
         current.delete()
         change.content(asset_delta=-1)
         delete_files_on_commit([current.reference_image.name, current.thumbnail.name])
 
 
-def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = None) -> Asset:
+def asset_attach_image(
+    *,
+    asset: Asset,
+    file: IO[bytes],
+    filename: str | None = None,
+    if_match: IfMatch | None = None,
+) -> Asset:
     """Store an uploaded image as the asset's reference image, replacing any older one.
 
     Its thumbnail is rendered from it at the same time. Raises UploadTooLarge or
-    InvalidImage before anything is written; a failure after the write removes the new
-    files, and the old ones are removed only once the change commits.
+    InvalidImage before anything is written, VersionConflict (`if_match`) before anything
+    is stored; a failure after the write removes the new files, and the old ones are
+    removed only once the change commits.
     """
     limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
     size = getattr(file, "size", None)
@@ -125,6 +154,7 @@ def asset_attach_image(*, asset: Asset, file: IO[bytes], filename: str | None = 
     info, thumbnail = inspect_and_thumbnail(file)
     with new_files() as stored, manifest_change(asset.manifest_id) as change:
         current = Asset.all_objects.get(pk=asset.pk)
+        _refuse_stale(current, change.manifest, if_match)
         replaced = [current.reference_image.name, current.thumbnail.name]
         file.seek(0)
         name = safe_image_name(filename or getattr(file, "name", None), info)

@@ -26,6 +26,7 @@ from django.db.models import F, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from manifests.etags import IfMatch, manifest_etag
 from manifests.exceptions import VersionConflict
 from manifests.models import Asset, Manifest
 
@@ -87,21 +88,34 @@ def manifest_change(
     include_deleted: bool = False,
     expected_version: int | None = None,
     expected_revision: int | None = None,
+    if_match: IfMatch | None = None,
 ) -> Iterator[ManifestChange]:
     """Lock the manifest, let the block change it, record the change in one UPDATE.
 
     `include_deleted` lets a block see a soft-deleted manifest (restore); otherwise a
     deleted or unknown one raises Manifest.DoesNotExist. `expected_version` (content) or
-    `expected_revision` (anything shown, as ETags are) refuses the change with
-    VersionConflict when the manifest has moved on (optimistic concurrency).
+    `expected_revision` (anything shown, as ETags are) or `if_match` (the ETags a client
+    read: `manifests.etags`) refuses the change with VersionConflict when the manifest has
+    moved on (optimistic concurrency).
     """
     with transaction.atomic():
         manager = Manifest.all_objects if include_deleted else Manifest.objects
         locked = manager.select_for_update().get(pk=manifest_id)
         if expected_version is not None and locked.version != expected_version:
-            raise VersionConflict(locked, expected=expected_version)
+            raise VersionConflict(
+                locked, expected=expected_version, current_etag=manifest_etag(locked)
+            )
         if expected_revision is not None and locked.revision != expected_revision:
-            raise VersionConflict(locked, expected=expected_revision, of="revision")
+            raise VersionConflict(
+                locked,
+                expected=expected_revision,
+                current_etag=manifest_etag(locked),
+                of="revision",
+            )
+        if if_match is not None and not if_match.matches(manifest_etag(locked)):
+            raise VersionConflict(
+                locked, expected=str(if_match), current_etag=manifest_etag(locked), of="etag"
+            )
         change = ManifestChange(locked)
         yield change
         if not change.changed:

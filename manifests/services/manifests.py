@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from manifests.etags import IfMatch
 from manifests.exceptions import ManifestInUse, StoredFileMissing
 from manifests.files import copy_file, new_files
 from manifests.models import Asset, Manifest, ManifestVersion, manifest_media_path
@@ -76,14 +77,21 @@ def manifest_create(
 
 
 def manifest_update(
-    *, manifest: Manifest, expected_version: int | None = None, **changes: Any
+    *,
+    manifest: Manifest,
+    expected_version: int | None = None,
+    if_match: IfMatch | None = None,
+    **changes: Any,
 ) -> Manifest:
     """Change a manifest's editable fields; the version goes up when anything changed.
 
-    With `expected_version`, refuses (VersionConflict) a manifest that moved on since."""
+    With `expected_version` (the admin's form) or `if_match` (the API's If-Match), refuses
+    (VersionConflict) a manifest that moved on since, even when nothing would change."""
     changes = clean_changes(changes, allowed=MANIFEST_EDITABLE_FIELDS, labels_field="tags")
     refuse_unstorable_json(changes.get("processing_progress"), field="processing_progress")
-    with manifest_change(manifest.pk, expected_version=expected_version) as change:
+    with manifest_change(
+        manifest.pk, expected_version=expected_version, if_match=if_match
+    ) as change:
         current = change.manifest
         changed = changed_fields(current, changes)
         if not changed:
@@ -104,9 +112,24 @@ def manifest_update(
     return current
 
 
-def manifest_soft_delete(*, manifest: Manifest) -> None:
-    """Mark a manifest deleted; raises ManifestInUse when projects reference it."""
-    manifests_soft_delete(Manifest.all_objects.filter(pk=manifest.pk))
+def manifest_lock(*, manifest: Manifest, expected_version: int | None = None) -> Manifest:
+    """Lock the manifest until the caller's transaction ends, refusing (VersionConflict) one
+    that moved past `expected_version`: a save in several steps (the admin's form, then
+    each inline row) is then refused or done as a whole. The locked manifest."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("manifest_lock holds the lock for a transaction: open one first.")
+    with manifest_change(manifest.pk, expected_version=expected_version) as change:
+        return change.manifest
+
+
+def manifest_soft_delete(*, manifest: Manifest, if_match: IfMatch | None = None) -> None:
+    """Mark a manifest deleted; raises ManifestInUse when projects reference it, and
+    VersionConflict when it no longer matches `if_match` (checked first, under the lock)."""
+    with transaction.atomic():
+        if if_match is not None:
+            with manifest_change(manifest.pk, if_match=if_match):
+                pass  # the lock is held until the deletion below commits
+        manifests_soft_delete(Manifest.all_objects.filter(pk=manifest.pk))
     manifest.refresh_from_db(fields=["deleted_at", "revision"])
 
 

@@ -1,6 +1,8 @@
 """REST API viewsets: they check input shape and call `manifests.services`."""
 
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,6 +21,7 @@ from rest_framework.response import Response
 
 from manifests import services
 from manifests.api_errors import PayloadTooLarge
+from manifests.etags import IfMatch, asset_etag, manifest_etag, none_match
 from manifests.filters import AssetFilter, ManifestFilter, ProjectFilter
 from manifests.models import Asset, Manifest, Project
 from manifests.serializers import (
@@ -36,6 +39,51 @@ from manifests.serializers import (
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
+class ConditionalRequests:
+    """Viewset mixin: the answers that show one resource carry its ETag, a read whose
+    If-None-Match names it is answered 304, and a change's If-Match goes to the service,
+    which checks it under the row lock (a mismatch is VersionConflict: 412)."""
+
+    etag_of: Callable[[Any], str]
+    # Actions whose answers carry the ETag, and those that take an If-Match (schema.py
+    # documents the operations from these).
+    etag_actions = frozenset(
+        {
+            "retrieve",
+            "create",
+            "update",
+            "partial_update",
+            "upload",
+            "duplicate",
+            "restore",
+            "contact_sheet",
+        }
+    )
+    if_match_actions = frozenset({"update", "partial_update", "destroy"})
+    if_match: IfMatch | None = None
+    shown: Any = None  # the resource the answer shows, whose ETag it carries
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        header = request.headers.get("If-Match")
+        if header is not None and self.action in self.if_match_actions:
+            self.if_match = IfMatch.parse(header)  # malformed: 400, before the body is read
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        etag = self.etag_of(instance)
+        if not none_match(request.headers.get("If-None-Match"), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        self.shown = instance
+        return Response(self.get_serializer(instance).data)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.shown is not None and status.is_success(response.status_code):
+            response["ETag"] = self.etag_of(self.shown)
+        return response
+
+
 @extend_schema_view(
     list=extend_schema(summary="List live manifests"),
     create=extend_schema(summary="Create a manifest"),
@@ -48,7 +96,8 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
         },
     ),
 )
-class ManifestViewSet(viewsets.ModelViewSet):
+class ManifestViewSet(ConditionalRequests, viewsets.ModelViewSet):
+    etag_of = staticmethod(manifest_etag)
     queryset = Manifest.objects.all()
     filterset_class = ManifestFilter
     search_fields = ["name", "description"]
@@ -68,18 +117,18 @@ class ManifestViewSet(viewsets.ModelViewSet):
         return ManifestSerializer if self.action == "list" else ManifestDetailSerializer
 
     def perform_create(self, serializer):
-        serializer.instance = services.manifest_create(**serializer.validated_data)
+        serializer.instance = self.shown = services.manifest_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.manifest_update(
-            manifest=serializer.instance, **serializer.validated_data
+        serializer.instance = self.shown = services.manifest_update(
+            manifest=serializer.instance, if_match=self.if_match, **serializer.validated_data
         )
 
     def perform_destroy(self, instance):
-        services.manifest_soft_delete(manifest=instance)
+        services.manifest_soft_delete(manifest=instance, if_match=self.if_match)
 
     def _detail_response(self, manifest: Manifest, code: int = status.HTTP_200_OK) -> Response:
-        manifest = Manifest.all_objects.with_assets().get(pk=manifest.pk)
+        manifest = self.shown = Manifest.all_objects.with_assets().get(pk=manifest.pk)
         serializer = ManifestDetailSerializer(manifest, context=self.get_serializer_context())
         return Response(serializer.data, status=code)
 
@@ -147,6 +196,7 @@ class ManifestViewSet(viewsets.ModelViewSet):
     destroy=extend_schema(summary="Delete an asset for good", responses={204: None}),
 )
 class AssetViewSet(
+    ConditionalRequests,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -155,6 +205,8 @@ class AssetViewSet(
 ):
     """Assets by their own id: `/api/assets/{id}`."""
 
+    etag_of = staticmethod(asset_etag)
+    if_match_actions = ConditionalRequests.if_match_actions | {"upload"}
     serializer_class = AssetSerializer
     filterset_class = AssetFilter
     search_fields = ["name", "manifest_tag", "description"]
@@ -165,12 +217,12 @@ class AssetViewSet(
         return Asset.objects.ordered()
 
     def perform_update(self, serializer):
-        serializer.instance = services.asset_update(
-            asset=serializer.instance, **serializer.validated_data
+        serializer.instance = self.shown = services.asset_update(
+            asset=serializer.instance, if_match=self.if_match, **serializer.validated_data
         )
 
     def perform_destroy(self, instance):
-        services.asset_delete(asset=instance)
+        services.asset_delete(asset=instance, if_match=self.if_match)
 
     @extend_schema(
         summary="Upload the asset's reference image",
@@ -186,7 +238,9 @@ class AssetViewSet(
         self._refuse_oversized_body(request)
         params = UploadRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        asset = services.asset_attach_image(asset=asset, file=params.validated_data["file"])
+        asset = self.shown = services.asset_attach_image(
+            asset=asset, file=params.validated_data["file"], if_match=self.if_match
+        )
         return Response(AssetSerializer(asset, context=self.get_serializer_context()).data)
 
     @staticmethod
@@ -234,7 +288,7 @@ class ManifestAssetViewSet(mixins.CreateModelMixin, AssetViewSet):
         return super().get_queryset().filter(manifest=self.manifest)
 
     def perform_create(self, serializer):
-        serializer.instance = services.asset_create(
+        serializer.instance = self.shown = services.asset_create(
             manifest=self.manifest, **serializer.validated_data
         )
 
