@@ -70,6 +70,9 @@ def test_replacing_an_image_five_times_and_freezing_each_time_keeps_five_images(
     assert [v.assets[0]["reference_image"] for v in ManifestVersion.objects.order_by("number")] == (
         images
     )
+    for version in ManifestVersion.objects.all():
+        named = {a[field] for a in version.assets for field in ("reference_image", "thumbnail")}
+        assert set(version.files.values_list("name", flat=True)) == named
     assert orphan_files_sweep(min_age=timedelta(0)).files == []
     assert set(stored_files(media_root)) == stored
 
