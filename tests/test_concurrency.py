@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from manifests import services
 from manifests.exceptions import ManifestInUse
-from manifests.models import Asset, Manifest, Project
+from manifests.models import Asset, Manifest, Project, VersionFile
 from tests.threads import run_in_threads
 
 pytestmark = [
@@ -116,7 +116,8 @@ def stored_names(root) -> set[str]:
 
 
 def referenced_names() -> set[str]:
-    names = set()
+    """Every name a row or a frozen version refers to (a version keeps replaced images)."""
+    names = set(VersionFile.objects.values_list("name", flat=True))
     for row in Asset.all_objects.values_list("reference_image", "thumbnail"):
         names.update(row)
     for row in Manifest.all_objects.values_list("thumbnail", "contact_sheet"):
@@ -125,7 +126,8 @@ def referenced_names() -> set[str]:
 
 
 def test_mixed_concurrent_api_traffic_keeps_every_invariant(staff_user, media_root):
-    """200 mixed requests from 12 threads, then: counts exact, tags unique, files = rows."""
+    """200 mixed requests from 12 threads, then: counts exact, tags unique, files = rows
+    and frozen versions."""
     import random
     from concurrent.futures import ThreadPoolExecutor
 

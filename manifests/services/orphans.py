@@ -1,5 +1,8 @@
 """Sweeping stored files that no manifest or asset row refers to (orphans).
 
+A file that only a frozen version still names (an image replaced or deleted since) is no
+orphan: it stays as long as the version does, and the sweep counts it as kept.
+
 Orphans are what a crash, a rolled-back change or a failed removal leaves behind under
 `manifests/`. The sweep works one manifest folder at a time, so memory stays flat however
 many files there are, and leaves young files alone: their row may not have committed yet.
@@ -21,8 +24,9 @@ from manifests.services.stored_files import (
     file_age,
     listdir,
     measure,
+    named_by_rows,
+    named_by_versions,
     prune_empty_folders,
-    referenced_names,
     remove_files,
     walk_files,
 )
@@ -37,6 +41,8 @@ class OrphanSweepReport(FileTotals):
     dry_run: bool
     files: list[StoredFile] = field(default_factory=list)
     files_not_removed: int = 0
+    # Files no row refers to that stay because a frozen version names them.
+    kept_for_versions: list[str] = field(default_factory=list)
 
 
 def _manifest_file_names(manifest_id: uuid.UUID) -> tuple[bool, set[str]]:
@@ -70,8 +76,8 @@ def orphan_files_sweep(
     storage: Storage = default_storage,
     on_orphan: Callable[[StoredFile], None] | None = None,
 ) -> OrphanSweepReport:
-    """Remove files under `manifests/` that no manifest or asset row refers to and that
-    are older than `min_age`, one manifest folder at a time."""
+    """Remove files under `manifests/` that no manifest or asset row and no frozen version
+    refers to and that are older than `min_age`, one manifest folder at a time."""
     now = now or timezone.now()
     report = OrphanSweepReport(dry_run=dry_run)
     directories, loose = listdir(storage, MANIFESTS_AREA)
@@ -87,7 +93,10 @@ def orphan_files_sweep(
         # The manifest's own rows answer for almost every file (an indexed query); anything
         # else is checked against every row before it is called an orphan.
         unknown = [name for name in files if name not in known]
-        unreferenced = set(unknown) - referenced_names(unknown)
+        unreferenced = set(unknown) - named_by_rows(unknown)
+        held = named_by_versions(unreferenced)
+        report.kept_for_versions += [name for name in unknown if name in held]
+        unreferenced -= held
         orphans = []
         for name in unknown:
             if name not in unreferenced:

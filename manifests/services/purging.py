@@ -8,6 +8,9 @@ Files a crash leaves behind without a row are what the orphan sweep (`orphans`) 
 
 A manifest owns everything under its folder `manifests/<id>/`. Duplicates get their own
 files (hard links on local disk), so purging an original never touches its copies' files.
+A manifest's frozen versions go with it (cascade), and so do the files that only they name
+(an image replaced since, wherever it lies); a file that a frozen version of a manifest not
+being purged names stays, and is counted as kept.
 """
 
 import uuid
@@ -21,15 +24,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse
-from manifests.models import Asset, Manifest, ManifestQuerySet, Project
+from manifests.models import Asset, Manifest, ManifestQuerySet, ManifestVersion, Project
 from manifests.services.common import keyset_chunks
 from manifests.services.stored_files import (
     FileTotals,
     StoredFile,
     manifest_folder,
     measure,
+    named_by_rows,
+    named_by_versions,
     prune_empty_folders,
-    referenced_names,
     remove_files,
     walk_files,
 )
@@ -45,6 +49,9 @@ class PurgedManifest(FileTotals):
     deleted_at: datetime
     assets: int
     files: tuple[StoredFile, ...]
+    versions: int = 0
+    # Its files that stay because a frozen version of another manifest names them.
+    kept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ class PurgeReport:
     files: int = 0
     bytes: int = 0
     bytes_freed: int = 0
+    versions: int = 0
+    files_kept: int = 0
     skipped: list[SkippedManifest] = field(default_factory=list)
     # Files whose removal failed after their rows were gone: the orphan sweep retries them.
     files_not_removed: int = 0
@@ -82,6 +91,8 @@ class PurgeReport:
             self.manifests += 1
             self.assets += purged.assets
             self.files += len(purged.files)
+            self.versions += purged.versions
+            self.files_kept += len(purged.kept)
             self.bytes += purged.bytes
             self.bytes_freed += purged.bytes_freed
 
@@ -135,14 +146,26 @@ def _plan_batch(
     ).iterator(chunk_size=2000):
         asset_counts[manifest_id] += 1
         names[manifest_id] += [image, thumbnail]
+    # Its versions go by cascade, with the files they name: an image replaced since, say.
+    version_ids: dict[uuid.UUID, set[int]] = defaultdict(set)
+    versions = ManifestVersion.objects.filter(manifest_id__in=purge_ids).order_by()
+    for manifest_id, version_id, name in versions.values_list("manifest_id", "pk", "files__name"):
+        version_ids[manifest_id].add(version_id)
+        names[manifest_id].append(name or "")
     for pk in purge_ids:
         folder = f"{manifest_folder(pk)}/"
-        owned = [n for n in names[pk] if n]
+        owned = [n for n in dict.fromkeys(names[pk]) if n]
         # A name outside the manifest's own folder (a manual edit) may be shared: keep it
         # when any other row still refers to it.
         outside = [n for n in owned if not n.startswith(folder)]
-        shared = referenced_names(outside, excluding_manifests=purge_ids) if outside else set()
+        shared = named_by_rows(outside, excluding_manifests=purge_ids) if outside else set()
         names[pk] = [n for n in owned if n not in shared] + list(walk_files(storage, folder[:-1]))
+    # Whatever a frozen version of another manifest names stays, in the folder or not.
+    held = named_by_versions(
+        (n for pk in purge_ids for n in names[pk]), excluding_manifests=purge_ids
+    )
+    kept = {pk: tuple(n for n in dict.fromkeys(names[pk]) if n in held) for pk in purge_ids}
+    names = {pk: [n for n in names[pk] if n not in held] for pk in purge_ids}
 
     measured = measure(storage, (n for pk in purge_ids for n in names[pk]))
     purged = [
@@ -152,6 +175,8 @@ def _plan_batch(
             deleted_at=deleted_at,
             assets=asset_counts[pk],
             files=tuple(measured[n] for n in dict.fromkeys(names[pk]) if n in measured),
+            versions=len(version_ids[pk]),
+            kept=kept[pk],
         )
         for pk, name, deleted_at, *_ in manifests
     ]
@@ -176,8 +201,9 @@ def manifests_purge(
     on_batch: Callable[[PurgeBatch], None] | None = None,
     after_manifest: Callable[[PurgedManifest], None] | None = None,
 ) -> PurgeReport:
-    """Hard-delete manifests soft-deleted longer than `older_than` ago, with their assets
-    and files, `batch_size` manifests per transaction; skip the ones projects reference.
+    """Hard-delete manifests soft-deleted longer than `older_than` ago, with their assets,
+    frozen versions and files, `batch_size` manifests per transaction; skip the ones
+    projects reference, and keep the files other manifests' frozen versions name.
 
     `on_batch` hears about each batch once it has committed (or been planned, in a dry
     run). `after_manifest` is called for each manifest of a batch inside its transaction,
@@ -197,7 +223,8 @@ def manifests_purge(
         else:
             with transaction.atomic():
                 purged, skipped = _plan_batch(ids, cutoff=cutoff, lock=True, storage=storage)
-                # Cascades to the assets; copies keep their rows (parent set to NULL).
+                # Cascades to the assets and the frozen versions; copies keep their rows
+                # (parent set to NULL).
                 Manifest.all_objects.filter(pk__in=[m.id for m in purged]).hard_delete()
                 if after_manifest is not None:
                     for manifest in purged:

@@ -153,12 +153,11 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def referenced_names(
+def named_by_rows(
     names: Iterable[str], *, excluding_manifests: Iterable[uuid.UUID] = ()
 ) -> set[str]:
-    """Those of `names` that some manifest or asset row (deleted ones included) or frozen
-    version refers to, leaving out the rows of `excluding_manifests`, their assets and their
-    versions."""
+    """Those of `names` that some manifest or asset row (deleted ones included) refers to,
+    leaving out the rows of `excluding_manifests` and their assets."""
     wanted = list(dict.fromkeys(n for n in names if n))
     excluded = list(excluding_manifests)
     found: set[str] = set()
@@ -172,8 +171,32 @@ def referenced_names(
             found.update(pair)
         for pair in manifests.values_list("thumbnail", "contact_sheet"):
             found.update(pair)
+    return found.intersection(wanted)
+
+
+def named_by_versions(
+    names: Iterable[str], *, excluding_manifests: Iterable[uuid.UUID] = ()
+) -> set[str]:
+    """Those of `names` that a frozen version names, leaving out the versions of
+    `excluding_manifests` (which go with them): such files stay as long as the version."""
+    wanted = list(dict.fromkeys(n for n in names if n))
+    excluded = list(excluding_manifests)
+    found: set[str] = set()
+    for chunk in _chunks(wanted, NAME_CHUNK_SIZE):
         versions = VersionFile.objects.filter(name__in=chunk)
         if excluded:
             versions = versions.exclude(version__manifest_id__in=excluded)
         found.update(versions.values_list("name", flat=True))
-    return found.intersection(wanted)
+    return found
+
+
+def referenced_names(
+    names: Iterable[str], *, excluding_manifests: Iterable[uuid.UUID] = ()
+) -> set[str]:
+    """Those of `names` that some manifest or asset row (deleted ones included) or frozen
+    version refers to, leaving out the rows of `excluding_manifests`, their assets and their
+    versions."""
+    names = list(names)
+    by_rows = named_by_rows(names, excluding_manifests=excluding_manifests)
+    rest = [n for n in names if n not in by_rows]
+    return by_rows | named_by_versions(rest, excluding_manifests=excluding_manifests)

@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Value
 
 from manifests.models import (
     FROZEN_ASSET_FIELDS,
@@ -64,10 +65,28 @@ def freeze_locked(manifest: Manifest) -> ManifestVersion:
     # Under the row lock no other freeze of this number can run meanwhile; the unique
     # constraint on (manifest, number) is the database's guard all the same.
     version.save(force_insert=True)
-    names = {asset[field] for asset in content["assets"] for field in FILE_FIELDS}
-    names.discard("")
-    VersionFile.objects.bulk_create(VersionFile(version=version, name=name) for name in names)
+    _record_files(version)
     return version
+
+
+def _record_files(version: ManifestVersion) -> None:
+    """List the stored files (images and thumbnails) of the version's assets as named by it,
+    in one INSERT … SELECT: a thousand assets' names never pass through Python. The caller
+    holds the manifest's row lock: the asset rows are those the content was read from."""
+    assets = Asset.all_objects.filter(manifest_id=version.manifest_id)
+    names = [
+        assets.exclude(**{field: ""}).order_by().values_list(Value(version.pk), field)
+        for field in FILE_FIELDS
+    ]
+    select, params = names[0].union(*names[1:]).query.sql_with_params()
+    table = VersionFile._meta
+    columns = ", ".join(
+        connection.ops.quote_name(table.get_field(name).column) for name in ("version", "name")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(table.db_table)} ({columns}) {select}", params
+        )
 
 
 def manifest_freeze(*, manifest: Manifest) -> ManifestVersion:

@@ -16,8 +16,9 @@ from manifests.services.purging import (
 class Command(OperationsCommand):
     help = (
         "Hard-delete manifests soft-deleted more than --older-than days ago, with their "
-        "assets and files, one transaction per batch. Manifests that projects reference are "
-        "skipped and listed."
+        "assets, frozen versions and files, one transaction per batch. Manifests that "
+        "projects reference are skipped and listed; files that frozen versions of other "
+        "manifests name are kept and counted."
     )
 
     def add_arguments(self, parser):
@@ -53,11 +54,15 @@ class Command(OperationsCommand):
             return
         verb = "Dry run, nothing changed: would purge" if dry_run else "Purged"
         freed = "would free" if dry_run else "freed"
+        kept = "would keep" if dry_run else "kept"
         self.say(
             self.style.SUCCESS(
                 f"{verb} {plural(report.manifests, 'manifest')}, "
                 f"{plural(report.assets, 'asset')}, {plural(report.files, 'file')} "
-                f"({size(report.bytes)}, {freed} {size(report.bytes_freed)}); "
+                f"({size(report.bytes)}, {freed} {size(report.bytes_freed)}) and "
+                f"{plural(report.versions, 'frozen version')}; "
+                f"{kept} {plural(report.files_kept, 'file')} that frozen versions of other "
+                f"manifests name; "
                 f"skipped {plural(len(report.skipped), 'referenced manifest')}."
             )
         )
@@ -89,8 +94,10 @@ class Command(OperationsCommand):
         self.say(
             f'{verb} {purged.id} "{purged.name}" (deleted {deleted}): '
             f"{plural(purged.assets, 'asset')}, {plural(len(purged.files), 'file')} "
-            f"({size(purged.bytes)})"
+            f"({size(purged.bytes)}), {plural(purged.versions, 'frozen version')}"
         )
         if self.dry_run or self.verbosity >= 3:
             for stored in purged.files:
                 self.say(f"    {stored.name} ({stored.size} bytes)")
+            for name in purged.kept:
+                self.say(f"    {name} (kept: a frozen version of another manifest names it)")

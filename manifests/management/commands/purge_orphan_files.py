@@ -13,7 +13,8 @@ DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_ORPHAN_MIN_AGE.total_seconds() // 60)
 class Command(OperationsCommand):
     help = (
         "Remove files under the manifests' media folder that no manifest or asset refers to "
-        "(left by crashes or manual edits)."
+        "(left by crashes or manual edits). Files that frozen versions name are kept and "
+        "counted."
     )
 
     def add_arguments(self, parser):
@@ -34,11 +35,16 @@ class Command(OperationsCommand):
         report = orphan_files_sweep(
             dry_run=dry_run, min_age=timedelta(minutes=min_age), on_orphan=self._show_orphan
         )
+        if self.verbosity >= 2:
+            for name in report.kept_for_versions:
+                self.say(f"Keeping {name}: a frozen version names it")
         count = plural(len(report.files), "orphan file")
         if dry_run:
             summary = f"Dry run, nothing changed: would remove {count} ({size(report.bytes)})."
         else:
             summary = f"Removed {count} ({size(report.bytes)}, freed {size(report.bytes_freed)})."
+        held = plural(len(report.kept_for_versions), "file")
+        summary += f" {'Would keep' if dry_run else 'Kept'} {held} that frozen versions name."
         self.say(self.style.SUCCESS(summary))
         if report.files_not_removed:
             raise CommandError(
