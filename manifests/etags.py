@@ -12,6 +12,9 @@ since, under the same row lock as the change itself, so no update is lost.
   included) changes it. Computed from the row as read: no column to keep up to date.
 
 Both are strong: for one request address and media type, equal tags mean equal bodies.
+The JSON answer carries the tag itself; another rendering of the same state (the browsable
+API's HTML) is another representation and carries the tag with its format appended
+(`for_representation`). `If-Match` compares with the JSON tag, which is what clients hold.
 """
 
 import hashlib
@@ -24,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models.fields.files import FieldFile
+from django.http import HttpResponseNotModified
 
 from manifests.exceptions import MalformedETag
 
@@ -107,3 +111,20 @@ def none_match(header: str | None, current_etag: str) -> bool:
         return False
     opaque = current_etag.removeprefix("W/")
     return all(tag.removeprefix("W/") != opaque for tag in tags)
+
+
+def for_representation(request: Any, etag: str) -> str:
+    """The ETag of the answer `request` gets: `etag` for JSON, else `etag` with the format
+    appended inside the quotes (a strong tag names one representation only)."""
+    renderer = getattr(request, "accepted_renderer", None)
+    media = getattr(renderer, "format", None) or "json"
+    return etag if media == "json" else f'{etag[:-1]}.{media}"'
+
+
+def not_modified(etag: str, **headers: str) -> HttpResponseNotModified:
+    """A 304: no body at all, the ETag (and caching headers) of what the client holds."""
+    response = HttpResponseNotModified()
+    response["ETag"] = etag
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 
 from manifests import services
-from manifests.models import SORT_ORDER_MAX, Asset, Manifest
+from manifests.models import SORT_ORDER_MAX, Asset, Manifest, ManifestVersion
 from tests.admin_forms import (
     MANIFEST_ADD,
     MANIFEST_CHANGELIST,
@@ -18,6 +18,7 @@ from tests.admin_forms import (
     inline_rows,
     manifest_url,
     messages_on,
+    press,
     save,
 )
 from tests.conftest import image_upload, stored_files
@@ -369,3 +370,39 @@ def test_admin_refuses_progress_json_the_api_could_not_show(curator, progress):
         response = response.follow()
     assert "NaN and infinite numbers are not allowed." in response.text
     assert not Manifest.all_objects.exists()
+
+
+def test_made_ready_with_asset_edits_on_the_same_page_freezes_the_page_as_saved(
+    curator, make_manifest, make_asset
+):
+    manifest = make_manifest(status="PROCESSING")
+    make_asset(manifest, "Hero")
+
+    response = save(
+        change_page(curator, manifest),
+        status="READY",
+        **{
+            "assets-0-name": "Hero II",
+            "assets-1-name": "Villain",
+            "assets-1-asset_type": "CHARACTER",
+        },
+    )
+
+    assert_saved(response)
+    manifest.refresh_from_db()
+    (frozen,) = ManifestVersion.objects.filter(manifest=manifest)
+    assert frozen.number == manifest.version
+    assert [a["name"] for a in frozen.assets] == ["Hero II", "Villain"]
+    assert frozen.fields["status"] == "READY"
+
+
+def test_a_page_without_the_version_it_was_opened_at_is_refused(curator, make_manifest):
+    manifest = make_manifest("Villains")
+    form = form_of(change_page(curator, manifest))
+    form["expected_version"].force_value("")  # an old tab, a forged post
+
+    response = press(form, "_save", name="Mine")
+
+    assert response.status_code == 200
+    assert "which version it was opened at" in response.text
+    assert Manifest.objects.get(pk=manifest.pk).name == "Villains"

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.db import connection, transaction
+from django.http import HttpResponseNotModified
 from rest_framework.test import APIClient
 
 from manifests import services
@@ -75,6 +76,26 @@ def test_get_with_the_current_etag_in_if_none_match_answers_304_without_a_body(a
     for header in ['"other"', "not an etag"]:  # a stale or malformed one: the full answer
         response = api.get(url, HTTP_IF_NONE_MATCH=header)
         assert (response.status_code, response["ETag"]) == (200, etag)
+
+
+@pytest.mark.parametrize("route", ["manifest", "asset", "frozen version"])
+def test_the_browsable_api_is_another_representation_and_its_304_has_no_body(api, hero, route):
+    if route == "frozen version":
+        number = services.manifest_freeze(manifest=hero.manifest).number
+        url = f"/api/manifests/{hero.manifest_id}/versions/{number}"
+    else:
+        url = manifest_url(hero.manifest) if route == "manifest" else asset_url(hero)
+    json_etag = etag_of(api, url)
+
+    page = api.get(url, HTTP_ACCEPT="text/html")
+    html_etag = page["ETag"]
+    again = api.get(url, HTTP_ACCEPT="text/html", HTTP_IF_NONE_MATCH=html_etag)
+    crossed = api.get(url, HTTP_ACCEPT="text/html", HTTP_IF_NONE_MATCH=json_etag)
+
+    assert page.status_code == 200 and html_etag == f'{json_etag[:-1]}.api"'
+    # Django's own 304 (the test client would hide a rendered body; this class has none).
+    assert isinstance(again, HttpResponseNotModified) and again["ETag"] == html_etag
+    assert crossed.status_code == 200
 
 
 def _patch(manifest, hero):

@@ -2,6 +2,8 @@
 content moves `version`; usage, derived files and deletion move only `revision`; and the
 editable fields are listed once, on the models, for the API, the admin and the services."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -102,3 +104,19 @@ def test_a_bulk_delete_is_soft_and_goes_through_the_change(make_manifest):
 
     assert Manifest.deleted_objects.count() == 2
     assert state(first) == (1, 2)
+
+
+def test_purging_a_parent_moves_its_copies_revision(api, make_manifest):
+    original = make_manifest("Villains")
+    copy = services.manifest_duplicate(manifest=original)
+    url = f"/api/manifests/{copy.pk}"
+    before = api.get(url)
+    services.manifest_soft_delete(manifest=original)
+
+    services.manifests_purge(older_than=timedelta(0))
+
+    after = api.get(url)
+    assert before.json()["parent_manifest_id"] == str(original.pk)
+    assert after.json()["parent_manifest_id"] is None
+    assert after["ETag"] != before["ETag"]  # another body, another tag
+    assert api.get(url, HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 200

@@ -161,3 +161,15 @@ def test_an_upgrade_confirmed_at_an_older_version_is_refused(cast):
 
     project.refresh_from_db()
     assert project.manifest_version == shown
+
+
+def test_a_frozen_version_cannot_be_changed_or_deleted_on_its_own(cast):
+    version = services.manifest_freeze(manifest=cast)
+    version.content["assets"] = []
+
+    with pytest.raises(TypeError, match="immutable"):
+        version.save()
+    with pytest.raises(TypeError, match="only with its manifest"):
+        version.delete()
+
+    assert len(ManifestVersion.objects.get().assets) == 2

@@ -67,7 +67,14 @@ class ManifestForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.instance._state.adding:
-            self.fields["expected_version"].initial = self.instance.version
+            # Without it the lost-update check could not run: a page that lacks it (an old
+            # tab, a forged post) is refused rather than saved unchecked.
+            expected = self.fields["expected_version"]
+            expected.initial = self.instance.version
+            expected.required = True
+            expected.error_messages["required"] = (
+                "This page does not say which version it was opened at; open it again."
+            )
         status = self.fields.get("status")
         if status is not None:
             # Offer only what the domain allows: a new manifest's first statuses, or the
@@ -255,6 +262,9 @@ class ManifestAdmin(
         data = {f: form.cleaned_data[f] for f in Manifest.EDITABLE_FIELDS}
         if change:
             changes = {f: data[f] for f in form.changed_data if f in data}
+            # A new status is applied after the asset rows (save_related): a manifest made
+            # READY on this page is frozen with the page's assets, not the ones before it.
+            form.deferred_status = changes.pop("status", None)
             # The form's check locked the manifest at the version the page was opened at.
             expected = form.cleaned_data.get("expected_version")
             saved = (
@@ -266,6 +276,12 @@ class ManifestAdmin(
             saved = services.manifest_create(**data)
         if saved is not None:
             adopt(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        status = getattr(form, "deferred_status", None)
+        if status is not None:
+            adopt(form.instance, services.manifest_update(manifest=form.instance, status=status))
 
     def save_formset(self, request, form, formset, change):
         """Asset rows: delete, update and create each through the domain functions, so

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -64,7 +64,11 @@ def shown_value(field: str, value: Any) -> str:
 
 
 def field_label(model, field: str) -> str:
-    return str(model._meta.get_field(field).verbose_name)
+    """The field's label; its name when the model no longer has it (old frozen content)."""
+    try:
+        return str(model._meta.get_field(field).verbose_name)
+    except FieldDoesNotExist:
+        return field
 
 
 def asset_row(asset: dict[str, Any]) -> dict[str, Any]:

@@ -81,6 +81,16 @@ class ManifestVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.manifest_id} v{self.number}"
 
+    def save(self, *args, **kwargs):
+        # Written once: a frozen version is never changed (only purged with its manifest,
+        # by the database's cascade).
+        if not self._state.adding:
+            raise TypeError("A frozen version is immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("A frozen version goes only with its manifest (purge).")
+
     @property
     def assets(self) -> list[dict]:
         return self.content["assets"]

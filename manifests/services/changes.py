@@ -147,3 +147,15 @@ def _record(change: ManifestChange) -> None:
         manifest.version += 1
         manifest.asset_count += change.asset_delta
         manifest.updated_at = update["updated_at"]
+
+
+def copies_lose_parent(parent_ids: list[Any]) -> int:
+    """The copies of manifests about to be purged forget their parent: a state change of
+    each copy (its answers show `parent_manifest_id`), so its revision moves with it. One
+    UPDATE for them all, which waits for any copy's lock as manifest_change would; the
+    purge's transaction holds it to the end."""
+    if not parent_ids:
+        return 0
+    return Manifest.all_objects.filter(parent_manifest_id__in=parent_ids).update(
+        parent_manifest=None, revision=F("revision") + 1
+    )

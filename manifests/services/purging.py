@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse
 from manifests.models import Asset, Manifest, ManifestQuerySet, ManifestVersion, Project
+from manifests.services.changes import copies_lose_parent
 from manifests.services.common import keyset_chunks
 from manifests.services.stored_files import (
     FileTotals,
@@ -223,9 +224,11 @@ def manifests_purge(
         else:
             with transaction.atomic():
                 purged, skipped = _plan_batch(ids, cutoff=cutoff, lock=True, storage=storage)
-                # Cascades to the assets and the frozen versions; copies keep their rows
-                # (parent set to NULL).
-                Manifest.all_objects.filter(pk__in=[m.id for m in purged]).hard_delete()
+                gone = [m.id for m in purged]
+                # Copies keep their rows: their parent goes, as a change they show.
+                copies_lose_parent(gone)
+                # Cascades to the assets and the frozen versions.
+                Manifest.all_objects.filter(pk__in=gone).hard_delete()
                 if after_manifest is not None:
                     for manifest in purged:
                         after_manifest(manifest)

@@ -21,7 +21,14 @@ from rest_framework.response import Response
 
 from manifests import services
 from manifests.api_errors import PayloadTooLarge
-from manifests.etags import IfMatch, asset_etag, manifest_etag, none_match
+from manifests.etags import (
+    IfMatch,
+    asset_etag,
+    for_representation,
+    manifest_etag,
+    none_match,
+    not_modified,
+)
 from manifests.filters import AssetFilter, ManifestFilter, ProjectFilter
 from manifests.models import Asset, Manifest, Project
 from manifests.serializers import (
@@ -71,16 +78,16 @@ class ConditionalRequests:
 
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
-        etag = self.etag_of(instance)
+        etag = for_representation(request, self.etag_of(instance))
         if not none_match(request.headers.get("If-None-Match"), etag):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+            return not_modified(etag)
         self.shown = instance
         return Response(self.get_serializer(instance).data)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         if self.shown is not None and status.is_success(response.status_code):
-            response["ETag"] = self.etag_of(self.shown)
+            response["ETag"] = for_representation(request, self.etag_of(self.shown))
         return response
 
 

@@ -26,6 +26,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from manifests import services
+from manifests.etags import for_representation, not_modified
 from manifests.models import Manifest, ManifestVersion
 from manifests.serializers import (
     DuplicateRequestSerializer,
@@ -161,14 +162,17 @@ def cached_response(
     etag = version.content_sha256
     if moving:
         etag = f"{version.manifest_id}.{version.number}.{etag}"
-    etag = f'"{etag}"'
+    etag = for_representation(request, f'"{etag}"')
+    cache_control = REVALIDATE if moving else IMMUTABLE
     asked = request.headers.get("If-None-Match")
     matched = asked is not None and (
         asked.strip() == "*" or etag in {tag.removeprefix("W/") for tag in parse_etags(asked)}
     )
-    response = Response(status=status.HTTP_304_NOT_MODIFIED) if matched else Response(render())
+    if matched:
+        return not_modified(etag, Cache_Control=cache_control)
+    response = Response(render())
     response["ETag"] = etag
-    response["Cache-Control"] = REVALIDATE if moving else IMMUTABLE
+    response["Cache-Control"] = cache_control
     return response
 
 
