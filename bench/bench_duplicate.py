@@ -11,51 +11,15 @@ With `--check` it exits with status 1 when a target is missed (time < 1 s, queri
 bytes copied == 0 on local disk).
 """
 
-import argparse
-import io
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from scratch import configure, parse_args, png  # bench/scratch.py, beside this script
+
 TARGET_SECONDS = 1.0
 TARGET_QUERIES = 15
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--assets", type=int, default=1000, help="assets in the manifest")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument(
-        "--database-url",
-        help="a scratch database to use instead of a temporary SQLite file (it gets data!)",
-    )
-    return parser.parse_args()
-
-
-def configure(workdir: Path, database_url: str | None) -> None:
-    """Point Django at a scratch database and media folder, then migrate."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = "vidpipe.settings"
-    # Never the DATABASE_URL of the environment: that may be a database someone cares about.
-    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ["MEDIA_ROOT"] = str(workdir / "media")
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def png(index: int) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (16, 12), (index % 256, index // 256 % 256, 128)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def build_manifest(asset_count: int):
@@ -85,7 +49,7 @@ def inodes_under(folder: Path) -> dict[int, int]:
 
 
 def main() -> int:
-    args = parse_args()
+    args = parse_args(__doc__.split("\n", 1)[0])
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-") as tmp:
         workdir = Path(tmp)
         configure(workdir, args.database_url)

@@ -16,10 +16,7 @@ With `--check` it exits with status 1 when a target is missed (freeze < 100 ms, 
 <= 6, bytes copied == 0).
 """
 
-import argparse
-import io
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -28,47 +25,14 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from scratch import configure, parse_args, png  # bench/scratch.py, beside this script
+
 TARGET_SECONDS = 0.1
 TARGET_QUERIES = 6
 # Readings and diffs are quick: the median of a few runs says more than one.
 REPEATS = 5
 # Statements that open or close a transaction: not queries, but captured with them.
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--assets", type=int, default=1000, help="assets in the manifest")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument(
-        "--database-url",
-        help="a scratch database to use instead of a temporary SQLite file (it gets data!)",
-    )
-    return parser.parse_args()
-
-
-def configure(workdir: Path, database_url: str | None) -> None:
-    """Point Django at a scratch database and media folder, then migrate."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = "vidpipe.settings"
-    # Never the DATABASE_URL of the environment: that may be a database someone cares about.
-    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ["MEDIA_ROOT"] = str(workdir / "media")
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def png(index: int) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (16, 12), (index % 256, index // 256 % 256, 128)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def attach_png(asset, index: int):
@@ -167,7 +131,7 @@ def read_back(manifest_id, number: int) -> bytes:
 
 
 def main() -> int:
-    args = parse_args()
+    args = parse_args(__doc__.split("\n", 1)[0])
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-") as tmp:
         workdir = Path(tmp)
         configure(workdir, args.database_url)

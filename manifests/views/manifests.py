@@ -46,6 +46,22 @@ from manifests.serializers import (
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
+class UnderManifest:
+    """Viewset mixin for routes under `/api/manifests/{manifest_pk}/`: the live manifest,
+    or a 404 for an unknown, malformed or deleted id before anything else is read."""
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        try:
+            return Manifest.objects.get(pk=self.kwargs["manifest_pk"])
+        except (Manifest.DoesNotExist, DjangoValidationError):
+            raise Http404("No manifest matches the given id.") from None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.manifest  # noqa: B018  looked up now: the 404 comes before the body is read
+
+
 class ConditionalRequests:
     """Viewset mixin: the answers that show one resource carry its ETag, a read whose
     If-None-Match names it is answered 304, and a change's If-Match goes to the service,
@@ -275,19 +291,8 @@ class AssetViewSet(
     list=extend_schema(summary="A manifest's assets, in order"),
     create=extend_schema(summary="Add an asset; its tag is generated"),
 )
-class ManifestAssetViewSet(mixins.CreateModelMixin, AssetViewSet):
+class ManifestAssetViewSet(UnderManifest, mixins.CreateModelMixin, AssetViewSet):
     """Assets under their manifest: `/api/manifests/{manifest_pk}/assets/{id}`."""
-
-    @cached_property
-    def manifest(self) -> Manifest:
-        try:
-            return Manifest.objects.get(pk=self.kwargs["manifest_pk"])
-        except (Manifest.DoesNotExist, DjangoValidationError):
-            raise Http404("No manifest matches the given id.") from None
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self.manifest  # noqa: B018  404 for an unknown or deleted manifest, before the body
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no real request

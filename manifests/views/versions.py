@@ -8,11 +8,8 @@ version they resolved to, and caches revalidate them (`If-None-Match` → 304).
 
 import re
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -41,6 +38,7 @@ from manifests.serializers_versions import (
     VersionDiffSerializer,
     VersionSummarySerializer,
 )
+from manifests.views.manifests import UnderManifest
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
@@ -183,24 +181,13 @@ def cached_response(
         description="Each with its asset count and how many projects pin it (`pinned_by`).",
     )
 )
-class ManifestVersionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ManifestVersionViewSet(UnderManifest, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Frozen versions under their manifest: `/api/manifests/{manifest_pk}/versions/{number}`."""
 
     serializer_class = VersionSummarySerializer
     lookup_field = "number"
     lookup_value_regex = "[^/]+"
     filter_backends: list = []
-
-    @cached_property
-    def manifest(self) -> Manifest:
-        try:
-            return Manifest.objects.get(pk=self.kwargs["manifest_pk"])
-        except (Manifest.DoesNotExist, DjangoValidationError):
-            raise Http404("No manifest matches the given id.") from None
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self.manifest  # noqa: B018  404 for an unknown or deleted manifest, before the rest
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no real request

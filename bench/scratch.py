@@ -1,0 +1,44 @@
+"""What the benchmark scripts share: their command line and a scratch Django set-up."""
+
+import argparse
+import io
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--assets", type=int, default=1000, help="assets in the manifest")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--database-url",
+        help="a scratch database to use instead of a temporary SQLite file (it gets data!)",
+    )
+    return parser.parse_args()
+
+
+def configure(workdir: Path, database_url: str | None) -> None:
+    """Point Django at a scratch database and media folder, then migrate."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "vidpipe.settings"
+    # Never the DATABASE_URL of the environment: that may be a database someone cares about.
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["MEDIA_ROOT"] = str(workdir / "media")
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def png(index: int) -> bytes:
+    """A tiny PNG, different for each index."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (index % 256, index // 256 % 256, 128)).save(buffer, "PNG")
+    return buffer.getvalue()
