@@ -5,6 +5,7 @@ DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DATABASE_URL.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,6 +59,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "manifests",
+    # Sign-in protection: counts failed logins, refuses them for a while (see below).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused by axes into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vidpipe.urls"
@@ -99,6 +104,36 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A new PostgreSQL connection per request costs more than many queries. Production keeps
+    # them in psycopg's pool (Django 5.1+), one pool per worker process, opened at the first
+    # query (after gunicorn forks). Unlike persistent connections (CONN_MAX_AGE), which Django
+    # keeps per thread and so must be off under ASGI, where every request's sync code may run
+    # in a new thread, a pool is safe with sync and ASGI workers alike. Each connection is
+    # checked as it leaves the pool (one round trip), so a server restart costs no failed
+    # request. DATABASE_POOL=0 falls back to DATABASE_CONN_MAX_AGE (with health checks).
+    if env_bool("DATABASE_POOL", not DEBUG):
+        from psycopg_pool import ConnectionPool
+
+        if DATABASES["default"]["CONN_MAX_AGE"] != 0:
+            raise ImproperlyConfigured(
+                "DATABASE_CONN_MAX_AGE must be 0 (or unset) while DATABASE_POOL is on: "
+                "Django's connection pool replaces persistent connections."
+            )
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            # Kept open while idle: a sync worker needs one.
+            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
+            # Most at once in one worker (an ASGI worker runs requests side by side); times
+            # WEB_CONCURRENCY, it must stay under the server's max_connections.
+            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 4),
+            # Seconds a request waits for a free connection before it fails.
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+            "check": ConnectionPool.check_connection,
+        }
+    else:
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool(
+            "DATABASE_CONN_HEALTH_CHECKS", True
+        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Defaults: options given in DATABASE_URL (?timeout=…) win.
     _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
@@ -241,6 +276,42 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Sign-in protection (django-axes) -------------------------------------------------------
+# Every sign-in with a password (the admin's and the browsable API's login pages) first asks
+# axes. After VIDPIPE_LOGIN_FAILURE_LIMIT failures for one username, or from one client
+# address (each counted alone: a guesser cannot dodge by varying either), sign-in is refused
+# for VIDPIPE_LOGIN_COOLOFF_MINUTES after the last counted failure, even with the right
+# password. Failures older than that are forgotten. Attempts live in the database, shared by
+# every worker. API tokens and existing sessions never go through it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("VIDPIPE_LOGIN_PROTECTION", True)
+AXES_FAILURE_LIMIT = env_int("VIDPIPE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("VIDPIPE_LOGIN_COOLOFF_MINUTES", 15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured(
+        "VIDPIPE_LOGIN_FAILURE_LIMIT and VIDPIPE_LOGIN_COOLOFF_MINUTES must be at least 1."
+    )
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Refused attempts during a lockout do not restart it: the page's time stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the counts: it would let a guesser reset an address's count by
+# signing in to an account of their own between guesses.
+AXES_RESET_ON_SUCCESS = False
+# Every failure kept for staff (admin: Access failures), besides the current counts.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "vidpipe.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "vidpipe.signin.client_ip_address"
+# How many reverse proxies that append to X-Forwarded-For stand in front of the app: the
+# client address is read from that header only then (else anyone could write it). One when
+# DJANGO_SECURE_PROXY_SSL_HEADER says there is a proxy.
+VIDPIPE_PROXY_COUNT = env_int(
+    "VIDPIPE_PROXY_COUNT", 1 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False) else 0
+)
 
 # --- Logging -------------------------------------------------------------------------------
 # One console handler, on the root logger, prints every record once: Django's ("Unauthorized:
