@@ -131,9 +131,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "check": ConnectionPool.check_connection,
         }
     else:
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool(
-            "DATABASE_CONN_HEALTH_CHECKS", True
-        )
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Defaults: options given in DATABASE_URL (?timeout=…) win.
     _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
@@ -290,11 +288,12 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_ENABLED = env_bool("VIDPIPE_LOGIN_PROTECTION", True)
 AXES_FAILURE_LIMIT = env_int("VIDPIPE_LOGIN_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("VIDPIPE_LOGIN_COOLOFF_MINUTES", 15))
-if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+_cool_off_minutes = env_int("VIDPIPE_LOGIN_COOLOFF_MINUTES", 15)
+if AXES_FAILURE_LIMIT < 1 or _cool_off_minutes < 1:
     raise ImproperlyConfigured(
         "VIDPIPE_LOGIN_FAILURE_LIMIT and VIDPIPE_LOGIN_COOLOFF_MINUTES must be at least 1."
     )
+AXES_COOLOFF_TIME = timedelta(minutes=_cool_off_minutes)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 # Refused attempts during a lockout do not restart it: the page's time stays true.
