@@ -110,11 +110,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # query (after gunicorn forks). Unlike persistent connections (CONN_MAX_AGE), which Django
     # keeps per thread and so must be off under ASGI, where every request's sync code may run
     # in a new thread, a pool is safe with sync and ASGI workers alike. Each connection is
-    # checked as it leaves the pool (one round trip), so a server restart costs no failed
-    # request. DATABASE_POOL=0 falls back to DATABASE_CONN_MAX_AGE (with health checks).
+    # checked as it leaves the pool (one round trip; Django hands CONN_HEALTH_CHECKS to the
+    # pool), so a database restart costs no failed request. DATABASE_POOL=0 falls back to
+    # DATABASE_CONN_MAX_AGE, for sync workers only.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", True)
     if env_bool("DATABASE_POOL", not DEBUG):
-        from psycopg_pool import ConnectionPool
-
         if DATABASES["default"]["CONN_MAX_AGE"] != 0:
             raise ImproperlyConfigured(
                 "DATABASE_CONN_MAX_AGE must be 0 (or unset) while DATABASE_POOL is on: "
@@ -128,10 +128,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "max_size": env_int("DATABASE_POOL_MAX_SIZE", 4),
             # Seconds a request waits for a free connection before it fails.
             "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
-            "check": ConnectionPool.check_connection,
         }
-    else:
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Defaults: options given in DATABASE_URL (?timeout=…) win.
     _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
