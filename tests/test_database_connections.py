@@ -139,6 +139,13 @@ def test_one_gunicorn_worker_serves_many_requests_on_one_connection(tmp_path, sc
         for _ in range(10):
             get()
             seen.append(server_connections(monitor))
+        # The database drops the pooled connection (a restart, an idle timeout): the next
+        # request is checked onto a new one instead of failing.
+        for pid in opened:
+            monitor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        get()
+        after_drop = server_connections(monitor)
 
     assert opened, "the worker holds no connection between requests"
     assert seen == [opened] * 10  # the same connection(s): none opened, none closed
+    assert after_drop and not after_drop & opened
