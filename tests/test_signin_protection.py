@@ -13,6 +13,7 @@ from django_webtest import DjangoTestApp
 
 from tests.admin_forms import PASSWORD
 from tests.conftest import token_client
+from tests.processes import manage, production_env
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +206,79 @@ def test_without_a_proxy_x_forwarded_for_is_ignored(curator_account):
     fail_sign_ins(guesser, "someone", 1)
 
     assert AccessAttempt.objects.get().ip_address == ADDRESS
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["axes_reset_username", "alice"],
+        ["axes_reset_ip", "203.0.113.5"],
+        ["axes_reset"],
+    ],
+)
+def test_the_readme_reset_commands_as_written(tmp_path, command):
+    env = production_env(tmp_path)
+    manage(env, "migrate", "--noinput")
+    manage(
+        env,
+        "shell",
+        "--command",
+        "from axes.models import AccessAttempt; from django.utils import timezone; "
+        "AccessAttempt.objects.create(username='alice', ip_address='203.0.113.5', "
+        "user_agent='', failures_since_start=5, attempt_time=timezone.now())",
+    )
+
+    listed = manage(env, "axes_list_attempts").stdout
+    reset = manage(env, *command).stdout
+
+    assert "alice" in listed and "203.0.113.5" in listed
+    assert reset.strip() == "1 attempts removed."
+    assert "alice" not in manage(env, "axes_list_attempts").stdout
+
+
+def test_limit_cool_off_and_proxies_come_from_the_environment(tmp_path):
+    show = (
+        "from django.conf import settings as s; print(s.AXES_ENABLED, s.AXES_FAILURE_LIMIT, "
+        "s.AXES_COOLOFF_TIME.total_seconds(), s.VIDPIPE_PROXY_COUNT)"
+    )
+
+    def configured(**env: str) -> str:
+        result = manage(production_env(tmp_path, **env), "shell", "--command", show)
+        return result.stdout.splitlines()[-1]
+
+    assert configured() == "True 5 900.0 0"
+    assert configured(DJANGO_SECURE_PROXY_SSL_HEADER="1") == "True 5 900.0 1"
+    assert (
+        configured(
+            VIDPIPE_LOGIN_PROTECTION="0",
+            VIDPIPE_LOGIN_FAILURE_LIMIT="3",
+            VIDPIPE_LOGIN_COOLOFF_MINUTES="2",
+            VIDPIPE_PROXY_COUNT="2",
+        )
+        == "False 3 120.0 2"
+    )
+    refused = manage(
+        production_env(tmp_path, VIDPIPE_LOGIN_FAILURE_LIMIT="0"), "check", check=False
+    )
+    assert refused.returncode != 0
+    assert "VIDPIPE_LOGIN_FAILURE_LIMIT and VIDPIPE_LOGIN_COOLOFF_MINUTES must be" in (
+        refused.stderr
+    )
+
+
+def test_a_smaller_limit_locks_out_sooner(curator_account, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+
+    answers = fail_sign_ins(browser(), "curator", 2)
+
+    assert answers[0].status_code == 200
+    assert answers[1].status_code == 429 and "Too many failed sign-ins (2)" in answers[1].text
+
+
+def test_with_protection_off_failures_are_not_counted(curator_account, settings):
+    settings.AXES_ENABLED = False
+
+    fail_sign_ins(browser(), "curator", LIMIT + 1)
+
+    assert not AccessAttempt.objects.exists()
+    assert attempt_sign_in(browser(), "curator", PASSWORD).status_code == 302
