@@ -6,9 +6,11 @@ import logging
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import AsyncClient
 from django_webtest import DjangoTestApp
 
 from tests.admin_forms import PASSWORD
@@ -154,7 +156,10 @@ def test_attempts_and_lockouts_are_shown_to_staff_and_logged(curator, caplog):
     with caplog.at_level(logging.WARNING, logger="axes"):
         fail_sign_ins(browser(), "someone", LIMIT)
 
-    assert any("Locking out" in r.getMessage() for r in caplog.records)
+    lockouts = [r.getMessage() for r in caplog.records if "Locking out" in r.getMessage()]
+    assert len(lockouts) == 1
+    assert 'username: "someone"' in lockouts[0] and ADDRESS in lockouts[0]
+    assert "a wrong guess" not in AccessAttempt.objects.get().post_data
     attempts = curator.get("/admin/axes/accessattempt/")
     assert "someone" in attempts.text and ADDRESS in attempts.text
     assert AccessFailureLog.objects.filter(username="someone").count() == LIMIT
@@ -282,3 +287,16 @@ def test_with_protection_off_failures_are_not_counted(curator_account, settings)
 
     assert not AccessAttempt.objects.exists()
     assert attempt_sign_in(browser(), "curator", PASSWORD).status_code == 302
+
+
+def test_the_lockout_holds_under_asgi(curator_account):
+    """The same protection when served through Django's ASGI handler (uvicorn workers)."""
+    post = async_to_sync(AsyncClient(REMOTE_ADDR=ADDRESS).post)
+    credentials = {"username": "curator", "password": "a wrong guess"}
+    answers = [post(ADMIN_LOGIN, credentials) for _ in range(LIMIT)]
+
+    refused = post(ADMIN_LOGIN, {"username": "curator", "password": PASSWORD})
+
+    assert [a.status_code for a in answers] == [200] * (LIMIT - 1) + [429]
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 14 * 60
+    assert "refused for the next 15 minutes, even with" in refused.text

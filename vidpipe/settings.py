@@ -300,6 +300,8 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = False
 # Every failure kept for staff (admin: Access failures), besides the current counts.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Log lines name the username and address (as the admin shows them); passwords never.
+AXES_SENSITIVE_PARAMETERS = []
 AXES_LOCKOUT_CALLABLE = "vidpipe.signin.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "vidpipe.signin.client_ip_address"
 # How many reverse proxies that append to X-Forwarded-For stand in front of the app: the
