@@ -61,6 +61,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Reads a `Transfer-Encoding: chunked` body within the size limits (first: before any
+    # middleware reads the body), so that Django sees it with its length.
+    "manifests.chunked_bodies.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the WSGI app, compressed and cache-busted (no web server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
