@@ -50,6 +50,19 @@ class StoredFileMissing(ManifestError):
         )
 
 
+class StorageUnavailable(ManifestError):
+    """File storage refused to write a file (a full disk, a folder that cannot be written,
+    a remote store not answering); the operation was undone, it may succeed later."""
+
+    def __init__(self, name: str, error: OSError):
+        self.name = name
+        reason = error.strerror or str(error) or type(error).__name__
+        super().__init__(
+            f"File storage is unavailable: it could not write {name} ({reason}). "
+            "Nothing was saved; try again later."
+        )
+
+
 class VersionConflict(ManifestError):
     """The resource moved on since the caller read it: its change would overwrite another.
 
