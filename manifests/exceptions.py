@@ -56,7 +56,11 @@ class StorageUnavailable(ManifestError):
 
     def __init__(self, name: str, error: OSError):
         self.name = name
-        reason = error.strerror or str(error) or type(error).__name__
+        # The system's reason only: an error's text may hold the server's absolute paths.
+        if error.strerror:
+            reason = error.strerror
+        else:
+            reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
         super().__init__(
             f"File storage is unavailable: it could not write {name} ({reason}). "
             "Nothing was saved; try again later."
