@@ -9,7 +9,10 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
-from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, FakePayload, encode_multipart
+from rest_framework.authtoken.models import Token
 
 from manifests.models import Asset, Manifest
 from tests import image_factories as make
@@ -118,6 +121,33 @@ def test_chunked_upload_of_a_file_over_the_limit_is_413_from_the_upload_handler(
 def test_a_body_with_a_content_length_is_left_alone(api, db):
     response = api.post("/api/manifests", {"name": "Plain"}, format="json")
     assert response.status_code == 201
+
+
+def test_chunked_json_through_django_asgi_handler_is_accepted(staff_user, settings):
+    # An ASGI server hands Django the decoded body with no length: as uvicorn would.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    token = Token.objects.create(user=staff_user).key
+    client = AsyncClient()
+
+    def send(body: bytes):
+        return async_to_sync(client.request)(
+            method="POST",
+            path="/api/manifests",
+            query_string="",
+            headers=[
+                (b"host", b"testserver"),
+                (b"content-type", b"application/json"),
+                (b"transfer-encoding", b"chunked"),
+                (b"authorization", f"Token {token}".encode()),
+            ],
+            _body_file=FakePayload(body),
+        )
+
+    created = send(json.dumps({"name": "Via ASGI"}).encode())
+    assert created.status_code == 201, created.content
+    too_large = send(json.dumps({"name": "x", "description": "y" * 5000}).encode())
+    assert too_large.status_code == 413
+    assert Manifest.objects.get().name == "Via ASGI"
 
 
 # --- through gunicorn: chunked on the wire --------------------------------------------------
