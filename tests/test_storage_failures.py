@@ -6,7 +6,9 @@ import errno
 import os
 
 import pytest
+import yaml
 from django.core.files.storage import FileSystemStorage, Storage
+from django.core.management import call_command
 
 from manifests import services
 from manifests.models import Asset, Manifest
@@ -171,3 +173,16 @@ def test_read_only_media_folder_is_503_and_changes_nothing(
         assert "Permission denied" in response.json()["detail"]
     assert rows() == before
     assert stored_files(media_root) == files
+
+
+def test_schema_lists_the_503_of_every_action_that_stores_files(tmp_path, db):
+    path = tmp_path / "schema.yaml"
+    call_command("spectacular", "--file", str(path))
+    paths = yaml.safe_load(path.read_text())["paths"]
+    for route in [
+        "/api/assets/{id}/upload/",
+        "/api/manifests/{id}/duplicate/",
+        "/api/manifests/{id}/contact-sheet/",
+        "/api/manifests/{manifest_pk}/versions/{number}/duplicate/",
+    ]:
+        assert "503" in paths[route]["post"]["responses"], route
