@@ -58,6 +58,14 @@ def spool(source: IO[bytes], body: IO[bytes], limit: int) -> int:
     return size
 
 
+def refusal(detail: str, status: int) -> JsonResponse:
+    """The API's error body, with its length: this middleware answers before the
+    middleware that would add it, and the connection closes after it."""
+    response = JsonResponse({"detail": detail}, status=status)
+    response["Content-Length"] = str(len(response.content))
+    return response
+
+
 class ChunkedBodyMiddleware:
     """Give a chunked request body its length, or refuse it (413, or 400 if malformed)."""
 
@@ -77,17 +85,11 @@ class ChunkedBodyMiddleware:
             try:
                 size = spool(source, body, limit)
             except ChunkedBodyTooLarge:
-                return JsonResponse(
-                    {"detail": f"The chunked request body is over the limit of {limit} bytes."},
-                    status=413,
-                )
+                return refusal(f"The chunked request body is over the limit of {limit} bytes.", 413)
             except Exception:
                 # The server's decoder raises its own errors for a malformed chunk (gunicorn:
                 # ParseException) and OSError for a connection closed before the last chunk.
-                return JsonResponse(
-                    {"detail": "The chunked request body is malformed or incomplete."},
-                    status=400,
-                )
+                return refusal("The chunked request body is malformed or incomplete.", 400)
             request.META["CONTENT_LENGTH"] = str(size)
             request._stream = LimitedStream(body, size)
             request._read_started = False
