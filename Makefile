@@ -17,7 +17,9 @@ $(STAMP): requirements.txt | $(PY)
 
 install: $(STAMP)
 
+# dbcheck first: a wrong DATABASE_URL is one line naming the database, not a traceback.
 migrate: install
+	$(PY) manage.py dbcheck
 	$(PY) manage.py migrate --noinput
 
 run: migrate
@@ -38,6 +40,7 @@ lint: install
 # DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS; see README "Production".
 serve: install
 	@test -n "$$DJANGO_SECRET_KEY" || { echo "make serve: set DJANGO_SECRET_KEY (and DJANGO_ALLOWED_HOSTS)" >&2; exit 2; }
+	DJANGO_DEBUG=0 $(PY) manage.py dbcheck
 	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput --verbosity 0
 	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn vidpipe.wsgi --bind $(HOST):$(PORT) \

@@ -18,6 +18,7 @@ from manifests.exceptions import (
     InvalidImage,
     MalformedETag,
     ManifestInUse,
+    StorageUnavailable,
     StoredFileMissing,
     UploadTooLarge,
     VersionConflict,
@@ -43,6 +44,18 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+class StorageUnavailableError(exceptions.APIException):
+    """503 with Retry-After (DRF sends `wait` as that header)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "File storage is unavailable; try again later."
+    default_code = "storage_unavailable"
+
+    def __init__(self, detail: str, wait: int):
+        super().__init__(detail)
+        self.wait = wait
+
+
 def to_api_exception(exc: Exception) -> Exception:
     """The DRF exception that answers a domain or Django error (others pass through)."""
     if isinstance(exc, ManifestInUse):
@@ -53,6 +66,8 @@ def to_api_exception(exc: Exception) -> Exception:
         return exceptions.ValidationError({"If-Match": [str(exc)]})
     if isinstance(exc, StoredFileMissing):
         return Conflict({"detail": str(exc)})
+    if isinstance(exc, StorageUnavailable):
+        return StorageUnavailableError(str(exc), settings.VIDPIPE_STORAGE_RETRY_AFTER)
     if isinstance(exc, InvalidImage):
         return exceptions.ValidationError({"file": [str(exc)]})
     if isinstance(exc, UploadTooLarge | UploadedFileTooBig):

@@ -50,6 +50,23 @@ class StoredFileMissing(ManifestError):
         )
 
 
+class StorageUnavailable(ManifestError):
+    """File storage refused to write a file (a full disk, a folder that cannot be written,
+    a remote store not answering); the operation was undone, it may succeed later."""
+
+    def __init__(self, name: str, error: OSError):
+        self.name = name
+        # The system's reason only: an error's text may hold the server's absolute paths.
+        if error.strerror:
+            reason = error.strerror
+        else:
+            reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+        super().__init__(
+            f"File storage is unavailable: it could not write {name} ({reason}). "
+            "Nothing was saved; try again later."
+        )
+
+
 class VersionConflict(ManifestError):
     """The resource moved on since the caller read it: its change would overwrite another.
 

@@ -7,6 +7,9 @@ Two rules keep storage and rows in step:
 - a new file is removed again when the operation that stored it fails before its rows
   commit (`new_files`), or when an enclosing transaction of the caller's rolls back
   (`removed_on_failure`, used by the admin, which wraps whole forms in one transaction).
+Writes go through `save_file` / `copy_file`, which turn a storage's refusal (OSError: a
+full disk, a folder that cannot be written, a timeout) into StorageUnavailable, which the
+API answers with 503 and the admin with a message.
 Removal problems (a file already gone, a storage hiccup) are logged, never raised: the row
 change has happened, and `purge_orphan_files` sweeps whatever is left.
 """
@@ -16,10 +19,13 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import IO
 
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 
+from manifests.exceptions import StorageUnavailable
 from manifests.models import VersionFile
 
 logger = logging.getLogger(__name__)
@@ -28,6 +34,23 @@ logger = logging.getLogger(__name__)
 _enclosing_new_files: ContextVar[list[str] | None] = ContextVar(
     "vidpipe_enclosing_new_files", default=None
 )
+
+
+@contextmanager
+def writing(name: str) -> Iterator[None]:
+    """Turn a storage's refusal to write `name` into StorageUnavailable (and log it)."""
+    try:
+        yield
+    except OSError as exc:
+        logger.error("Storage refused to write %r: %s", name, exc)
+        raise StorageUnavailable(name, exc) from exc
+
+
+def save_file(field_file: FieldFile, name: str, content: IO[bytes]) -> str:
+    """Store `content` as the field's new file (the caller saves the row); its name."""
+    with writing(name):
+        field_file.save(name, content, save=False)
+    return field_file.name
 
 
 def copy_file(source_name: str, target_name: str, storage: Storage = default_storage) -> str:
@@ -39,13 +62,14 @@ def copy_file(source_name: str, target_name: str, storage: Storage = default_sto
     name = storage.get_available_name(target_name)
     if isinstance(storage, FileSystemStorage):
         source_path, target_path = storage.path(source_name), storage.path(name)
-        os.makedirs(os.path.dirname(target_path), exist_ok=True)
+        with writing(name):
+            os.makedirs(os.path.dirname(target_path), exist_ok=True)
         try:
             os.link(source_path, target_path)
             return name
         except OSError:
             pass  # e.g. another device or a filesystem without hard links: stream instead
-    with storage.open(source_name, "rb") as source:
+    with storage.open(source_name, "rb") as source, writing(name):
         return storage.save(name, source)
 
 

@@ -64,6 +64,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Reads a `Transfer-Encoding: chunked` body within the size limits (first: before any
+    # middleware reads the body), so that Django sees it with its length.
+    "manifests.chunked_bodies.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the WSGI app, compressed and cache-busted (no web server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -179,6 +182,8 @@ STORAGES = {
 
 MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Seconds a client is told to wait (Retry-After) when storage refuses a write (503).
+VIDPIPE_STORAGE_RETRY_AFTER = env_int("VIDPIPE_STORAGE_RETRY_AFTER", 30)
 # Whether Django itself serves MEDIA_ROOT (development); production uses the web server.
 VIDPIPE_SERVE_MEDIA = env_bool("VIDPIPE_SERVE_MEDIA", DEBUG)
 

@@ -10,7 +10,7 @@ from django.db.models import Max
 
 from manifests.etags import IfMatch, asset_etag
 from manifests.exceptions import StoredFileMissing, UploadTooLarge, VersionConflict
-from manifests.files import delete_files_on_commit, new_files
+from manifests.files import delete_files_on_commit, new_files, save_file
 from manifests.images import (
     inspect_and_thumbnail,
     render_thumbnail,
@@ -158,14 +158,14 @@ def asset_attach_image(
         replaced = [current.reference_image.name, current.thumbnail.name]
         file.seek(0)
         name = safe_image_name(filename or getattr(file, "name", None), info)
-        current.reference_image.save(name, file, save=False)
-        stored.append(current.reference_image.name)
-        current.thumbnail.save(
-            thumbnail_name(current, info.sha256, thumbnail.extension),
-            ContentFile(thumbnail.content),
-            save=False,
+        stored.append(save_file(current.reference_image, name, file))
+        stored.append(
+            save_file(
+                current.thumbnail,
+                thumbnail_name(current, info.sha256, thumbnail.extension),
+                ContentFile(thumbnail.content),
+            )
         )
-        stored.append(current.thumbnail.name)
         current.image_format = info.format
         current.image_width = info.width
         current.image_height = info.height
@@ -204,12 +204,13 @@ def asset_render_thumbnail(*, asset: Asset) -> Asset:
         if current.reference_image.name != source.name:
             return current  # a new image arrived meanwhile, with its own thumbnail
         previous = current.thumbnail.name
-        current.thumbnail.save(
-            thumbnail_name(current, current.image_sha256 or "thumbnail", rendered.extension),
-            ContentFile(rendered.content),
-            save=False,
+        stored.append(
+            save_file(
+                current.thumbnail,
+                thumbnail_name(current, current.image_sha256 or "thumbnail", rendered.extension),
+                ContentFile(rendered.content),
+            )
         )
-        stored.append(current.thumbnail.name)
         Asset.all_objects.filter(pk=current.pk).update(thumbnail=current.thumbnail.name)
         change.asset_thumbnail()
         # The same name when the old file was missing: it is the new file now.

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from manifests.files import delete_files_on_commit, new_files
+from manifests.files import delete_files_on_commit, new_files, save_file
 from manifests.images import RenderedImage, SheetTile, render_contact_sheet
 from manifests.models import Asset, Manifest
 from manifests.services.changes import ManifestChange, manifest_change
@@ -67,12 +67,13 @@ def _store(change: ManifestChange, sheet: RenderedImage, stored: list[str]) -> M
     locked = change.manifest
     previous = locked.contact_sheet.name
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-    locked.contact_sheet.save(
-        f"contact_sheet_v{locked.version}_{stamp}.{sheet.extension}",
-        ContentFile(sheet.content),
-        save=False,
+    stored.append(
+        save_file(
+            locked.contact_sheet,
+            f"contact_sheet_v{locked.version}_{stamp}.{sheet.extension}",
+            ContentFile(sheet.content),
+        )
     )
-    stored.append(locked.contact_sheet.name)
     # A derived file, not a change of content: neither version nor updated_at move.
     change.state(contact_sheet=locked.contact_sheet.name)
     delete_files_on_commit([previous])

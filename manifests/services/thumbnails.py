@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
-from manifests.exceptions import InvalidImage, StoredFileMissing
+from manifests.exceptions import InvalidImage, StorageUnavailable, StoredFileMissing
 from manifests.models import Asset, Manifest
 from manifests.services.assets import asset_render_thumbnail
 from manifests.services.common import keyset_chunks
@@ -98,6 +98,7 @@ def _rebuild_one(asset: Asset, *, dry_run: bool) -> ThumbnailOutcome:
         return outcome("deleted meanwhile")
     except ValidationError:  # its image was removed meanwhile: nothing to render
         return outcome("image removed meanwhile")
-    except OSError as exc:  # the storage failed (permissions, disk full, network)
+    # The storage failed (permissions, disk full, network): writing, or reading the image.
+    except (StorageUnavailable, OSError) as exc:
         return outcome("storage error", str(exc))
     return outcome("rebuilt")

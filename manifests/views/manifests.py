@@ -44,6 +44,11 @@ from manifests.serializers import (
 
 # Room for the multipart envelope around the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# Every action that stores files may answer this (manifests.api_errors).
+STORAGE_UNAVAILABLE = OpenApiResponse(
+    ErrorSerializer,
+    description="File storage refused to write; nothing was saved. Retry after `Retry-After`.",
+)
 
 
 class UnderManifest:
@@ -176,6 +181,7 @@ class ManifestViewSet(ConditionalRequests, viewsets.ModelViewSet):
             409: OpenApiResponse(
                 ErrorSerializer, description="An asset's image file is missing from storage."
             ),
+            503: STORAGE_UNAVAILABLE,
         },
     )
     @action(detail=True, methods=["post"])
@@ -197,7 +203,7 @@ class ManifestViewSet(ConditionalRequests, viewsets.ModelViewSet):
             "the previous sheet is removed. 400 when no asset has an image."
         ),
         request=None,
-        responses={200: ManifestDetailSerializer},
+        responses={200: ManifestDetailSerializer, 503: STORAGE_UNAVAILABLE},
     )
     @action(detail=True, methods=["post"], url_path="contact-sheet")
     def contact_sheet(self, request, pk=None):
@@ -253,6 +259,7 @@ class AssetViewSet(
         responses={
             200: AssetSerializer,
             413: OpenApiResponse(ErrorSerializer, description="Over the upload size limit."),
+            503: STORAGE_UNAVAILABLE,
         },
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])

@@ -38,7 +38,7 @@ from manifests.serializers_versions import (
     VersionDiffSerializer,
     VersionSummarySerializer,
 )
-from manifests.views.manifests import UnderManifest
+from manifests.views.manifests import STORAGE_UNAVAILABLE, UnderManifest
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
@@ -318,6 +318,7 @@ class ManifestVersionViewSet(UnderManifest, mixins.ListModelMixin, viewsets.Gene
             409: OpenApiResponse(
                 ErrorSerializer, description="A frozen image file is missing from storage."
             ),
+            503: STORAGE_UNAVAILABLE,
         },
     )
     @action(detail=True, methods=["post"])
