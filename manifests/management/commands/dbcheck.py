@@ -33,6 +33,9 @@ class Command(OperationsCommand):
         which = describe(connection.settings_dict)
         if connection.vendor == "postgresql":
             options = {"connect_timeout": CONNECT_TIMEOUT, **connection.settings_dict["OPTIONS"]}
+            # One plain connection, not the pool's: a pool retries in the background, logs
+            # each failure and answers with its own timeout instead of the cause.
+            options.pop("pool", None)
             connection.settings_dict = {**connection.settings_dict, "OPTIONS": options}
         try:
             connection.ensure_connection()
