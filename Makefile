@@ -43,8 +43,7 @@ serve: install
 	DJANGO_DEBUG=0 $(PY) manage.py dbcheck
 	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput --verbosity 0
-	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn vidpipe.wsgi --bind $(HOST):$(PORT) \
-		--workers $${WEB_CONCURRENCY:-3} --access-logfile - --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+	DJANGO_DEBUG=0 HOST=$(HOST) PORT=$(PORT) $(PY) -m vidpipe.serve
 
 # With DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD in the environment (and
 # optionally DJANGO_SUPERUSER_EMAIL) it runs without asking (--noinput); else it asks at the

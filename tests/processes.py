@@ -68,6 +68,20 @@ def gunicorn(
     return _serving(command, port, env, headers=headers, log=log)
 
 
+def serve(
+    env: dict[str, str],
+    headers: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> AbstractContextManager[str]:
+    """The production server exactly as `make serve` starts it once migrate and collectstatic
+    have run (`python -m vidpipe.serve`: the Makefile runs the same module, a test checks it),
+    on a free port given as PORT; yields its base URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "vidpipe.serve"]
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    return _serving(command, port, env, headers=headers, log=log)
+
+
 def runserver(env: dict[str, str], log: Path | None = None) -> AbstractContextManager[str]:
     """Django's development server, as `make run` starts it but without the reloader, on a
     free port; yields its base URL once it answers."""

@@ -1,0 +1,133 @@
+"""The production server as `make serve` starts it, with slow clients connected (issue 15).
+
+Loopback only, bounded: 100 connections, at most SLOW_CLIENTS_FOR seconds of trickling, and
+the whole test gives up after DEADLINE seconds.
+"""
+
+import re
+import select
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tests.processes import ROOT, manage, production_env, serve
+
+HTTPS = {"X-Forwarded-Proto": "https"}  # as a TLS proxy in front would say
+CLIENT_TIMEOUT = 3  # seconds: CLIENT_TIMEOUT of the server under test
+TRICKLE_EVERY = 1.5  # seconds between two bytes of a slow client (under CLIENT_TIMEOUT)
+SLOW_CLIENTS_FOR = 8  # seconds the slow bodies trickle before they stall
+DEADLINE = 30  # seconds: the slow clients give up waiting for the server after this
+
+
+def test_make_serve_runs_the_serving_module():
+    # The tests start `python -m vidpipe.serve` (tests.processes.serve): so does make.
+    recipe = re.search(r"^serve:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe.group(1).splitlines()[-1] == (
+        "\tDJANGO_DEBUG=0 HOST=$(HOST) PORT=$(PORT) $(PY) -m vidpipe.serve"
+    )
+
+
+def _production_server_env(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """Production env on a migrated database with static files; and a staff token."""
+    env = production_env(
+        tmp_path, DJANGO_SECURE_PROXY_SSL_HEADER="1", CLIENT_TIMEOUT=str(CLIENT_TIMEOUT)
+    )
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    script = (
+        "from django.contrib.auth import get_user_model; "
+        "from rest_framework.authtoken.models import Token; "
+        "user = get_user_model().objects.create_user('curator', is_staff=True); "
+        "print(Token.objects.create(user=user).key)"
+    )
+    token = manage(env, "shell", "--no-imports", "-c", script).stdout.strip()
+    return env, token
+
+
+class SlowClients:
+    """`bodies` connections sending a JSON body 1 byte at a time and `headers` connections
+    sending their headers 1 byte at a time, every TRICKLE_EVERY seconds, for SLOW_CLIENTS_FOR
+    seconds; then they stall. Records when the server closed (or answered) each one."""
+
+    def __init__(self, netloc: str, token: str, bodies: int, headers: int):
+        self.started = time.monotonic()
+        self.closed_after: dict[socket.socket, float] = {}
+        self.answers: list[bytes] = []
+        body_head = (
+            "POST /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+            f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 10000\r\n\r\n"
+        )
+        header_head = "GET /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+        self.sockets = []
+        host, port = netloc.split(":")
+        for head in [body_head] * bodies + [header_head] * headers:
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(head.encode())
+            sock.setblocking(False)
+            self.sockets.append(sock)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _closed(self, sock: socket.socket, answer: bytes = b"") -> None:
+        self.closed_after[sock] = time.monotonic() - self.started
+        if answer:
+            self.answers.append(answer)
+
+    def _run(self) -> None:
+        next_byte = self.started
+        while len(self.closed_after) < len(self.sockets):
+            now = time.monotonic()
+            if now - self.started > DEADLINE:
+                return
+            open_ = [s for s in self.sockets if s not in self.closed_after]
+            if now >= next_byte and now - self.started < SLOW_CLIENTS_FOR:
+                for sock in open_:
+                    try:
+                        sock.send(b" ")
+                    except OSError:
+                        self._closed(sock)
+                next_byte = now + TRICKLE_EVERY
+            open_ = [s for s in self.sockets if s not in self.closed_after]
+            readable, _, _ = select.select(open_, [], [], 0.2) if open_ else ([], [], [])
+            for sock in readable:
+                try:
+                    answer = sock.recv(4096)
+                except OSError:
+                    answer = b""
+                self._closed(sock, answer)
+
+    def close(self) -> None:
+        self.thread.join(DEADLINE + 5)
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_a_request_is_answered_while_100_slow_clients_are_connected(tmp_path):
+    env, token = _production_server_env(tmp_path)
+    with serve(env, headers=HTTPS) as base:
+        slow = SlowClients(urlsplit(base).netloc, token, bodies=50, headers=50)
+        try:
+            time.sleep(1)  # every slow client has been accepted and has sent something
+            request = urllib.request.Request(
+                f"{base}/api/manifests", headers={**HTTPS, "Authorization": f"Token {token}"}
+            )
+            sent = time.monotonic()
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert response.status == 200
+                assert response.read().startswith(b'{"count":0')
+            answered_in = time.monotonic() - sent
+            still_open = len(slow.sockets) - len(slow.closed_after)
+        finally:
+            slow.close()
+
+    assert answered_in < 5
+    assert still_open >= 50  # the bodies were still trickling: they were open meanwhile
+    # Every slow client was closed by the server (408 or dropped) in bounded time: slow
+    # headers within CLIENT_TIMEOUT, stalled bodies CLIENT_TIMEOUT after their last byte.
+    assert len(slow.closed_after) == 100
+    assert max(slow.closed_after.values()) < SLOW_CLIENTS_FOR + CLIENT_TIMEOUT + 5
+    assert all(answer.startswith(b"HTTP/1.1 408") for answer in slow.answers)
