@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.scratch import REPO, png  # noqa: E402
+from bench.scratch import REPO, png
 
 HTTPS = "X-Forwarded-Proto: https\r\n"
 
@@ -82,9 +82,13 @@ async def call(port: int, method: str, path: str, token: str, body: bytes = b"",
 def multipart(data: bytes) -> tuple[bytes, str]:
     boundary = "benchboundary7MA4YWxkTrZu0gW"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-        'filename="ref.png"\r\nContent-Type: image/png\r\n\r\n'
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="ref.png"\r\nContent-Type: image/png\r\n\r\n'
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -137,10 +141,11 @@ async def mixed_load(port: int, token: str, count: int, in_flight: int) -> None:
     elapsed = time.monotonic() - started
     times = sorted(seconds for status, seconds in results if status)
     cuts = statistics.quantiles(times, n=100)
+    statuses = dict(sorted(Counter(status for status, _ in results).items()))
     print(
         f"mixed load: {count} requests, {in_flight} in flight: {count / elapsed:.0f} req/s; "
         f"p50 {cuts[49] * 1000:.0f} ms, p95 {cuts[94] * 1000:.0f} ms, "
-        f"p99 {cuts[98] * 1000:.0f} ms; statuses {dict(sorted(Counter(s for s, _ in results).items()))}"
+        f"p99 {cuts[98] * 1000:.0f} ms; statuses {statuses}"
     )
 
 
@@ -149,7 +154,7 @@ async def slow_clients(port: int, token: str, count: int, trickle: float, limit:
     for index in range(count):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         if index % 2:
-            head = f"GET /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+            head = "GET /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
         else:
             head = (
                 f"POST /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\n{HTTPS}"
@@ -178,7 +183,7 @@ async def slow_clients(port: int, token: str, count: int, trickle: float, limit:
         first = await asyncio.wait_for(reader.read(1), limit)
         ttfb = f"{(time.monotonic() - started) * 1000:.0f} ms" if first else "closed unanswered"
         writer.close()
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         ttfb = f"no answer in {limit:.0f} s"
     trickling.cancel()
     for writer in opened:
@@ -232,8 +237,10 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.1)
-            print(f"server: python -m vidpipe.serve, WEB_CONCURRENCY={args.workers}, "
-                  f"{'PostgreSQL' if 'postgres' in env['DATABASE_URL'] else 'SQLite'}")
+            print(
+                f"server: python -m vidpipe.serve, WEB_CONCURRENCY={args.workers}, "
+                f"{'PostgreSQL' if 'postgres' in env['DATABASE_URL'] else 'SQLite'}"
+            )
             asyncio.run(mixed_load(port, token, args.requests, args.in_flight))
             asyncio.run(slow_clients(port, token, args.slow, args.trickle, args.ttfb_limit))
         finally:

@@ -1,30 +1,180 @@
-"""`make serve`'s server (after migrate and collectstatic)."""
+"""`make serve`'s server, run after migrate and collectstatic: `python -m vidpipe.serve`.
+
+nginx listens on HOST:PORT and reads each request whole (headers, then the body, into
+memory or a temporary file) before it passes it to gunicorn's sync workers on a private
+loopback port; it answers their responses to the clients at the clients' pace too. A slow
+client therefore holds a connection in nginx, never a worker. Timeouts close slow clients:
+headers must arrive within CLIENT_TIMEOUT seconds, and a body must not pause longer.
+
+Environment: HOST, PORT (nginx's address), WEB_CONCURRENCY (gunicorn workers, default 3),
+FORWARDED_ALLOW_IPS (comma-separated proxies whose X-Forwarded-Proto/-For are trusted,
+default 127.0.0.1, `*` for any), CLIENT_TIMEOUT (seconds, default 15), NGINX (the nginx
+binary, default `nginx` on PATH). The nginx configuration is written into a temporary
+folder, removed on exit. Stops both on SIGTERM or SIGINT, or when either exits.
+"""
 
 import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
+UPLOAD_MARGIN = 1024 * 1024  # multipart framing and form fields around the file
 
-def main() -> None:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    os.execv(
-        gunicorn,
-        [
-            gunicorn,
-            "vidpipe.wsgi",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            os.environ.get("WEB_CONCURRENCY") or "3",
-            "--access-logfile",
-            "-",
-            "--forwarded-allow-ips",
-            os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1",
-        ],
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def trusted_proxies(allowed: str) -> str:
+    """nginx `geo` lines marking FORWARDED_ALLOW_IPS as trusted (1)."""
+    addresses = [address.strip() for address in allowed.split(",") if address.strip()]
+    if "*" in addresses:
+        return "default 1;"
+    return "default 0;\n" + "\n".join(f"        {address} 1;" for address in addresses)
+
+
+def nginx_config(
+    run: Path, listen: str, upstream: int, max_body: int, timeout: int, trusted: str
+) -> str:
+    return f"""# Written by vidpipe/serve.py for one run; see README "Production".
+worker_processes 1;
+pid {run}/nginx.pid;
+error_log stderr warn;
+daemon off;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;  # gunicorn logs every request it answers
+    server_tokens off;
+    client_body_temp_path {run}/client_body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+
+    # Slow clients: all headers within the timeout (else closed), no body pause longer
+    # (else 408), answers read at least that often; bodies over the upload limit (with room
+    # for the multipart framing) get 413 before they are read.
+    client_header_timeout {timeout}s;
+    client_body_timeout {timeout}s;
+    send_timeout {timeout}s;
+    keepalive_timeout {timeout}s;
+    reset_timedout_connection on;
+    client_max_body_size {max_body};
+    client_body_buffer_size 256k;
+
+    # X-Forwarded-Proto and -For are believed only from FORWARDED_ALLOW_IPS; from anyone
+    # else they are replaced by what nginx saw.
+    geo $vidpipe_trusted {{
+        {trusted}
+    }}
+    map $vidpipe_trusted $vidpipe_proto {{
+        1 $http_x_forwarded_proto;
+        default $scheme;
+    }}
+    map $vidpipe_trusted $vidpipe_for {{
+        1 $proxy_add_x_forwarded_for;
+        default $remote_addr;
+    }}
+
+    server {{
+        listen {listen};
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Proto $vidpipe_proto;
+            proxy_set_header X-Forwarded-For $vidpipe_for;
+            proxy_request_buffering on;
+            proxy_buffering on;
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
+"""
+
+
+def wait_listening(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def main() -> int:
+    nginx = shutil.which(os.environ.get("NGINX") or "nginx") or shutil.which(
+        "nginx", path="/usr/sbin:/usr/local/sbin"
     )
+    if not nginx:
+        print("make serve: nginx not found (Debian: apt-get install nginx-light)", file=sys.stderr)
+        return 2
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vidpipe.settings")
+    from django.conf import settings
+
+    host = os.environ.get("HOST") or "127.0.0.1"
+    port = os.environ.get("PORT") or "8000"
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    upstream = free_port()
+    run = Path(tempfile.mkdtemp(prefix="vidpipe-serve-"))
+    run.chmod(0o755)  # nginx's workers (nobody, when started as root) use its temp folders
+    config = run / "nginx.conf"
+    config.write_text(
+        nginx_config(
+            run,
+            listen,
+            upstream,
+            settings.VIDPIPE_MAX_UPLOAD_BYTES + UPLOAD_MARGIN,
+            int(os.environ.get("CLIENT_TIMEOUT") or 15),
+            trusted_proxies(os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"),
+        )
+    )
+    gunicorn = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "vidpipe.wsgi",
+        "--bind",
+        f"127.0.0.1:{upstream}",
+        "--workers",
+        os.environ.get("WEB_CONCURRENCY") or "3",
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "127.0.0.1",  # nginx, which sets X-Forwarded-Proto and -For itself
+    ]
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    processes = []
+    try:
+        processes.append(subprocess.Popen(gunicorn))
+        wait_listening(upstream, processes[0])
+        if processes[0].poll() is None and not stopping:
+            processes.append(
+                subprocess.Popen([nginx, "-e", "stderr", "-p", str(run), "-c", str(config)])
+            )
+        while not stopping and all(process.poll() is None for process in processes):
+            time.sleep(0.2)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()  # nginx: fast shutdown; gunicorn: graceful
+        for process in processes:
+            try:
+                process.wait(timeout=35)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(run, ignore_errors=True)
+    failed = [process.returncode for process in processes if process.returncode]
+    return 0 if stopping or not failed else failed[0]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
