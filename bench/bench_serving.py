@@ -36,7 +36,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", help="a scratch database (it gets data!)")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--in-flight", type=int, default=200)
-    parser.add_argument("--slow", type=int, default=100, help="slow connections")
+    parser.add_argument("--slow", type=int, default=100, help="slow connections (0: none)")
     parser.add_argument("--trickle", type=float, default=5.0, help="seconds between bytes")
     parser.add_argument("--ttfb-limit", type=float, default=60.0)
     parser.add_argument("--workers", default=os.environ.get("WEB_CONCURRENCY", "3"))
@@ -242,7 +242,8 @@ def main() -> None:
                 f"{'PostgreSQL' if 'postgres' in env['DATABASE_URL'] else 'SQLite'}"
             )
             asyncio.run(mixed_load(port, token, args.requests, args.in_flight))
-            asyncio.run(slow_clients(port, token, args.slow, args.trickle, args.ttfb_limit))
+            if args.slow:
+                asyncio.run(slow_clients(port, token, args.slow, args.trickle, args.ttfb_limit))
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -4,6 +4,8 @@ Loopback only, bounded: 100 connections, at most SLOW_CLIENTS_FOR seconds of tri
 the whole test gives up after DEADLINE seconds.
 """
 
+import http.client
+import json
 import re
 import select
 import socket
@@ -138,3 +140,30 @@ def test_a_request_is_answered_while_100_slow_clients_are_connected(tmp_path):
     assert min(slow.closed("body")) > SLOW_CLIENTS_FOR
     assert max(slow.closed("body")) < SLOW_CLIENTS_FOR + CLIENT_TIMEOUT + 3
     assert all(answer.startswith(b"HTTP/1.1 408") for answer in slow.answers)
+
+
+def test_forwarded_headers_are_trusted_only_from_forwarded_allow_ips(tmp_path):
+    env, _ = _production_server_env(tmp_path)
+    env.update(FORWARDED_ALLOW_IPS="10.1.2.3", VIDPIPE_MAX_UPLOAD_BYTES="1000")
+    # Up once it answers, here 400 (an unknown host): not a redirect to https to follow.
+    with serve(env, headers={"Host": "unknown.test"}) as base:
+        netloc = urlsplit(base).netloc
+        client = http.client.HTTPConnection(netloc, timeout=5)
+        client.request("GET", "/api/manifests", headers={**HTTPS, "Host": "example.com"})
+        answer = client.getresponse()
+        answer.read()
+        # 127.0.0.1 is not a trusted proxy here: its X-Forwarded-Proto is replaced by http.
+        assert answer.status == 301
+        assert answer.headers["Location"] == "https://example.com/api/manifests"
+
+        # A body over the upload limit (and the room for multipart framing) is refused
+        # before it is read.
+        client = http.client.HTTPConnection(netloc, timeout=5)
+        client.putrequest("POST", "/api/manifests", skip_host=True)
+        for name, value in {"Host": "example.com", "Content-Length": str(3 * 1024 * 1024)}.items():
+            client.putheader(name, value)
+        client.endheaders()
+        refused = client.getresponse()
+        assert refused.status == 413, refused.read()
+        assert refused.headers["Content-Type"] == "application/json"
+        assert "larger than" in json.loads(refused.read())["detail"]

@@ -85,6 +85,11 @@ http {{
 
     server {{
         listen {listen};
+        error_page 413 @too_large;
+        location @too_large {{
+            default_type application/json;
+            return 413 '{{"detail": "The request body is larger than {max_body} bytes."}}';
+        }}
         location / {{
             proxy_pass http://127.0.0.1:{upstream};
             proxy_set_header Host $http_host;
