@@ -167,3 +167,28 @@ def test_forwarded_headers_are_trusted_only_from_forwarded_allow_ips(tmp_path):
         assert refused.status == 413, refused.read()
         assert refused.headers["Content-Type"] == "application/json"
         assert "larger than" in json.loads(refused.read())["detail"]
+
+
+def test_the_app_sees_the_client_address_that_trusted_proxies_report(tmp_path):
+    # Told by the anonymous rate limit, which counts per X-Forwarded-For (one worker: one
+    # count). The test client is the trusted proxy (FORWARDED_ALLOW_IPS: 127.0.0.1).
+    env, _ = _production_server_env(tmp_path)
+    env.update(VIDPIPE_THROTTLE_ANON="2/minute", WEB_CONCURRENCY="1")
+    with serve(env, headers=HTTPS) as base:
+        netloc = urlsplit(base).netloc
+
+        def schema(forwarded_for: str) -> int:
+            client = http.client.HTTPConnection(netloc, timeout=5)
+            client.request(
+                "GET", "/api/schema", headers={**HTTPS, "X-Forwarded-For": forwarded_for}
+            )
+            answer = client.getresponse()
+            answer.read()
+            return answer.status
+
+        assert [schema("10.0.0.1") for _ in range(3)] == [200, 200, 429]
+        assert schema("10.0.0.2") == 200  # another client
+        # What a client wrote left of the address the trusted proxy appended is not believed:
+        # this is 10.0.0.2's second request, whatever it claims.
+        assert schema("10.0.0.9, 10.0.0.2") == 200
+        assert schema("10.0.0.8, 10.0.0.2") == 429

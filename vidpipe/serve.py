@@ -32,17 +32,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def trusted_proxies(allowed: str) -> str:
-    """nginx `geo` lines marking FORWARDED_ALLOW_IPS as trusted (1)."""
+def trusted_proxies(allowed: str) -> tuple[str, str]:
+    """FORWARDED_ALLOW_IPS as nginx `geo` lines (trusted: 1) and `set_real_ip_from` lines."""
     addresses = [address.strip() for address in allowed.split(",") if address.strip()]
     if "*" in addresses:
-        return "default 1;"
-    return "default 0;\n" + "\n".join(f"        {address} 1;" for address in addresses)
+        addresses = ["0.0.0.0/0", "::/0"]
+    geo = "default 0;" + "".join(f"\n        {address} 1;" for address in addresses)
+    real_ip = "".join(f"\n    set_real_ip_from {address};" for address in addresses)
+    return geo, real_ip
 
 
 def nginx_config(
-    run: Path, listen: str, upstream: int, max_body: int, timeout: int, trusted: str
+    run: Path, listen: str, upstream: int, max_body: int, timeout: int, trusted: tuple[str, str]
 ) -> str:
+    geo, real_ip = trusted
     return f"""# Written by vidpipe/serve.py for one run; see README "Production".
 worker_processes 1;
 pid {run}/nginx.pid;
@@ -70,17 +73,16 @@ http {{
     client_body_buffer_size 256k;
 
     # X-Forwarded-Proto and -For are believed only from FORWARDED_ALLOW_IPS; from anyone
-    # else they are replaced by what nginx saw.
-    geo $vidpipe_trusted {{
-        {trusted}
+    # else they are replaced by what nginx saw. gunicorn gets one X-Forwarded-For address:
+    # the client's ($remote_addr, through trusted proxies' X-Forwarded-For).
+    real_ip_header X-Forwarded-For;
+    real_ip_recursive on;{real_ip}
+    geo $realip_remote_addr $vidpipe_trusted {{
+        {geo}
     }}
     map $vidpipe_trusted $vidpipe_proto {{
         1 $http_x_forwarded_proto;
         default $scheme;
-    }}
-    map $vidpipe_trusted $vidpipe_for {{
-        1 $proxy_add_x_forwarded_for;
-        default $remote_addr;
     }}
 
     server {{
@@ -94,7 +96,7 @@ http {{
             proxy_pass http://127.0.0.1:{upstream};
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-Proto $vidpipe_proto;
-            proxy_set_header X-Forwarded-For $vidpipe_for;
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_request_buffering on;
             proxy_buffering on;
             proxy_read_timeout 60s;
@@ -158,7 +160,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     processes = []
     try:
-        processes.append(subprocess.Popen(gunicorn))
+        # One proxy, nginx, whose X-Forwarded-For holds the client's address alone.
+        processes.append(subprocess.Popen(gunicorn, env={**os.environ, "VIDPIPE_PROXY_COUNT": "1"}))
         wait_listening(upstream, processes[0])
         if processes[0].poll() is None and not stopping:
             processes.append(
