@@ -8,6 +8,7 @@ import http.client
 import json
 import re
 import select
+import shutil
 import socket
 import threading
 import time
@@ -15,7 +16,16 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.processes import ROOT, manage, production_env, serve
+
+# make serve puts the system's nginx in front of gunicorn; .ci/run installs it when missing
+# (Debian: apt-get install nginx-light). Without it these tests cannot start the server.
+NGINX = shutil.which("nginx") or (shutil.which("/usr/sbin/nginx"))
+needs_nginx = pytest.mark.skipif(
+    NGINX is None, reason="nginx is not installed (.ci/run installs it)"
+)
 
 HTTPS = {"X-Forwarded-Proto": "https"}  # as a TLS proxy in front would say
 CLIENT_TIMEOUT = 3  # seconds: CLIENT_TIMEOUT of the server under test
@@ -112,6 +122,7 @@ class SlowClients:
             sock.close()
 
 
+@needs_nginx
 def test_a_request_is_answered_while_100_slow_clients_are_connected(tmp_path):
     env, token = _production_server_env(tmp_path)
     with serve(env, headers=HTTPS) as base:
@@ -142,6 +153,7 @@ def test_a_request_is_answered_while_100_slow_clients_are_connected(tmp_path):
     assert all(answer.startswith(b"HTTP/1.1 408") for answer in slow.answers)
 
 
+@needs_nginx
 def test_forwarded_headers_are_trusted_only_from_forwarded_allow_ips(tmp_path):
     env, _ = _production_server_env(tmp_path)
     env.update(FORWARDED_ALLOW_IPS="10.1.2.3", VIDPIPE_MAX_UPLOAD_BYTES="1000")
@@ -169,6 +181,7 @@ def test_forwarded_headers_are_trusted_only_from_forwarded_allow_ips(tmp_path):
         assert "larger than" in json.loads(refused.read())["detail"]
 
 
+@needs_nginx
 def test_the_app_sees_the_client_address_that_trusted_proxies_report(tmp_path):
     # Told by the anonymous rate limit, which counts per X-Forwarded-For (one worker: one
     # count). The test client is the trusted proxy (FORWARDED_ALLOW_IPS: 127.0.0.1).
