@@ -4,7 +4,6 @@ p50/p95/p99 and the connections the database saw opened."""
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -15,25 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
+from scratch import free_port, manage  # bench/scratch.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def sessions(database_url: str, name: str) -> int:

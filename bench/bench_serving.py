@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scratch import free_port, manage  # bench/scratch.py, beside this script
+
 from bench.scratch import REPO, png
 
 HTTPS = "X-Forwarded-Proto: https\r\n"
@@ -41,24 +42,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ttfb-limit", type=float, default=60.0)
     parser.add_argument("--workers", default=os.environ.get("WEB_CONCURRENCY", "3"))
     return parser.parse_args()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout
 
 
 async def call(port: int, method: str, path: str, token: str, body: bytes = b"", kind=""):
