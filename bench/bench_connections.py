@@ -3,7 +3,6 @@
 p50/p95/p99 and the connections the database saw opened."""
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-from scratch import free_port, manage  # bench/scratch.py, beside this script
+from scratch import free_port, manage, production_env, staff_token  # bench/scratch.py
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -93,27 +92,16 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-connections-"))
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-only-" + "k" * 60,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": args.database_url,
-        "MEDIA_ROOT": str(workdir / "media"),
-        "VIDPIPE_THROTTLE_USER": "",
-    }
+    env = production_env(workdir, args.database_url, DJANGO_SECURE_SSL_REDIRECT="0")
     manage(env, "migrate", "--noinput")
-    token = manage(
+    manage(
         env,
         "shell",
         "--command",
-        "from django.contrib.auth.models import User; from rest_framework.authtoken.models "
-        "import Token; from manifests import services; "
-        "[services.manifest_create(name=f'Bench {i}') for i in range(20)]; "
-        "user = User.objects.create(username=f'bench-{User.objects.count()}'); "
-        "print(Token.objects.create(user=user).key)",
-    ).split()[-1]
+        "from manifests import services; "
+        "[services.manifest_create(name=f'Bench {i}') for i in range(20)]",
+    )
+    token = staff_token(env)
     print(
         f"GET /api/manifests, {args.requests} requests, {args.in_flight} in flight, "
         f"gunicorn {args.workers} sync workers"

@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scratch import free_port, manage  # bench/scratch.py, beside this script
+from scratch import free_port, manage, production_env, staff_token  # bench/scratch.py
 
 from bench.scratch import REPO, png
 
@@ -178,31 +178,15 @@ def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         workdir = Path(workdir)
-        env = {
-            **os.environ,
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "bench-only-" + "k" * 60,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_SECURE_PROXY_SSL_HEADER": "1",
-            "DATABASE_URL": args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
-            "DJANGO_STATIC_ROOT": str(workdir / "static"),
-            "MEDIA_ROOT": str(workdir / "media"),
-            "VIDPIPE_THROTTLE_ANON": "",
-            "VIDPIPE_THROTTLE_USER": "",
-            "WEB_CONCURRENCY": args.workers,
-        }
+        env = production_env(
+            workdir,
+            args.database_url,
+            DJANGO_SECURE_PROXY_SSL_HEADER="1",
+            WEB_CONCURRENCY=args.workers,
+        )
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-        token = manage(
-            env,
-            "shell",
-            "--no-imports",
-            "-c",
-            "from django.contrib.auth import get_user_model; "
-            "from rest_framework.authtoken.models import Token; "
-            "user, _ = get_user_model().objects.get_or_create(username='bench', is_staff=True); "
-            "print(Token.objects.get_or_create(user=user)[0].key)",
-        ).strip()
+        token = staff_token(env)
         port = free_port()
         env.update(HOST="127.0.0.1", PORT=str(port))
         server = subprocess.Popen(

@@ -66,3 +66,35 @@ def manage(env: dict[str, str], *args: str) -> str:
         check=True,
         timeout=300,
     ).stdout
+
+
+def production_env(workdir: Path, database_url: str | None, **extra: str) -> dict[str, str]:
+    """Production settings (debug off) on `database_url` (else a SQLite file in `workdir`)
+    and a media folder in `workdir`, with the rate limits off: a benchmark's load is
+    not an abuse."""
+    return {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-only-" + "k" * 60,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "DJANGO_STATIC_ROOT": str(workdir / "static"),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "VIDPIPE_THROTTLE_ANON": "",
+        "VIDPIPE_THROTTLE_USER": "",
+        **extra,
+    }
+
+
+def staff_token(env: dict[str, str]) -> str:
+    """The API token of a staff user `bench` (made on first use) in `env`'s database."""
+    return manage(
+        env,
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "from rest_framework.authtoken.models import Token; "
+        "user, _ = get_user_model().objects.get_or_create(username='bench', is_staff=True); "
+        "print(Token.objects.get_or_create(user=user)[0].key)",
+    ).strip()
