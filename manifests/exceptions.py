@@ -70,8 +70,8 @@ class StorageUnavailable(ManifestError):
 class VersionConflict(ManifestError):
     """The resource moved on since the caller read it: its change would overwrite another.
 
-    `expected` is what the caller had: a version number (`of="version"`), a revision, or
-    the ETags of an If-Match (`of="etag"`); the current version and revision are those of
+    `expected` is what the caller had: a version number (`of="version"`) or the ETags of
+    an If-Match (`of="etag"`); the current version and revision are those of
     the locked manifest, `current_etag` that of the resource the caller meant to change
     (the manifest, or `asset` when given), which a 412 answers with.
     """
@@ -87,14 +87,11 @@ class VersionConflict(ManifestError):
     ):
         self.manifest_id = manifest.pk
         self.current_version = manifest.version
-        self.current_revision = manifest.revision
         self.current_etag = current_etag
         self.expected = expected
         self.of = of
         if of == "version":
             moved = f"v{expected} → v{manifest.version}"
-        elif of == "revision":
-            moved = f"revision {expected} → {manifest.revision}"
         else:
             moved = f"If-Match {expected}; its ETag is now {current_etag}"
         what = f"{asset.manifest_tag} “{asset.name}”" if asset is not None else f"“{manifest.name}”"

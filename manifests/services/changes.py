@@ -87,16 +87,15 @@ def manifest_change(
     *,
     include_deleted: bool = False,
     expected_version: int | None = None,
-    expected_revision: int | None = None,
     if_match: IfMatch | None = None,
 ) -> Iterator[ManifestChange]:
     """Lock the manifest, let the block change it, record the change in one UPDATE.
 
     `include_deleted` lets a block see a soft-deleted manifest (restore); otherwise a
     deleted or unknown one raises Manifest.DoesNotExist. `expected_version` (content) or
-    `expected_revision` (anything shown, as ETags are) or `if_match` (the ETags a client
-    read: `manifests.etags`) refuses the change with VersionConflict when the manifest has
-    moved on (optimistic concurrency).
+    `if_match` (the ETags a client read, which follow `revision`: `manifests.etags`)
+    refuses the change with VersionConflict when the manifest has moved on (optimistic
+    concurrency).
     """
     with transaction.atomic():
         manager = Manifest.all_objects if include_deleted else Manifest.objects
@@ -104,13 +103,6 @@ def manifest_change(
         if expected_version is not None and locked.version != expected_version:
             raise VersionConflict(
                 locked, expected=expected_version, current_etag=manifest_etag(locked)
-            )
-        if expected_revision is not None and locked.revision != expected_revision:
-            raise VersionConflict(
-                locked,
-                expected=expected_revision,
-                current_etag=manifest_etag(locked),
-                of="revision",
             )
         if if_match is not None and not if_match.matches(manifest_etag(locked)):
             raise VersionConflict(
