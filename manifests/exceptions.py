@@ -71,7 +71,7 @@ class VersionConflict(ManifestError):
     """The resource moved on since the caller read it: its change would overwrite another.
 
     `expected` is what the caller had: a version number (`of="version"`) or the ETags of
-    an If-Match (`of="etag"`); the current version and revision are those of
+    an If-Match (`of="etag"`); the current version is that of
     the locked manifest, `current_etag` that of the resource the caller meant to change
     (the manifest, or `asset` when given), which a 412 answers with.
     """
