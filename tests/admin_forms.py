@@ -28,6 +28,11 @@ def manifest_url(manifest, page: str = "change") -> str:
     return f"{MANIFEST_CHANGELIST}{manifest.pk}/{page}/"
 
 
+def change_page(app: DjangoTestApp, manifest):
+    """The manifest's change page, as `app` gets it."""
+    return app.get(manifest_url(manifest))
+
+
 def sign_in(app: DjangoTestApp, username: str, password: str = PASSWORD) -> None:
     """Sign in through the admin's login form, as a person does."""
     login = app.get("/admin/login/?next=/admin/")

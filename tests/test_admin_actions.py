@@ -11,6 +11,7 @@ from manifests.models import Asset, Manifest
 from tests.admin_forms import (
     MANIFEST_CHANGELIST,
     assert_saved,
+    change_page,
     form_of,
     form_with_button,
     manifest_url,
@@ -18,15 +19,6 @@ from tests.admin_forms import (
     press,
 )
 from tests.conftest import image_upload
-
-
-def change_url(manifest) -> str:
-    return manifest_url(manifest)
-
-
-def change_page(curator, manifest):
-    return curator.get(change_url(manifest))
-
 
 # --- actions and the pages behind them ------------------------------------------------------
 
@@ -87,7 +79,7 @@ def test_duplicate_page_shows_the_name_the_copy_will_get(curator, make_manifest)
     response = press(form)  # the name left blank
 
     assert form[f"name_{villains.pk}"].attrs["placeholder"] == "Villains (copy 2)"
-    assert response.location.endswith(change_url(Manifest.objects.get(name="Villains (copy 2)")))
+    assert response.location.endswith(manifest_url(Manifest.objects.get(name="Villains (copy 2)")))
 
 
 def test_duplicate_action_proposes_distinct_names_for_copies_of_one_original(
@@ -128,7 +120,7 @@ def test_duplicate_button_on_the_change_form(curator, make_manifest, make_asset)
 
     copy = Manifest.objects.get(name="Heroes, night")
     assert_saved(response, then=["a copy of “Heroes” with its 1 assets"])
-    assert response.location.endswith(change_url(copy))
+    assert response.location.endswith(manifest_url(copy))
     assert (copy.parent_manifest_id, copy.asset_count, copy.version) == (heroes.pk, 1, 1)
 
 
@@ -212,7 +204,7 @@ def test_deleted_manifest_opens_read_only_with_a_restore_button(
     restore = reverse("admin:manifests_manifest_restore", args=[manifest.pk])
 
     page = change_page(curator, manifest)
-    forged_edit = admin_client.post(change_url(manifest), {"name": "Changed"})
+    forged_edit = admin_client.post(manifest_url(manifest), {"name": "Changed"})
     by_get = admin_client.get(restore)
     restored = press(form_with_button(page, "Restore this manifest"), "_restore")
 
@@ -237,7 +229,7 @@ def test_lineage_page_shows_parent_and_copies(curator, make_manifest):
     assert list(response.context["ancestors"]) == [original]
     assert list(response.context["copies"]) == [grandchild]
     assert response.click("Heroes v3").status_code == 200
-    assert change_url(original) in response.text
+    assert manifest_url(original) in response.text
     assert "deleted" in response.text
 
 

@@ -12,6 +12,7 @@ from tests.admin_forms import (
     Upload,
     add_inline_row,
     assert_saved,
+    change_page,
     errors_on,
     form_of,
     image_file,
@@ -23,15 +24,6 @@ from tests.admin_forms import (
 )
 from tests.conftest import image_upload, stored_files
 from tests.queries import assert_same_query_count, count_queries
-
-
-def change_url(manifest) -> str:
-    return manifest_url(manifest)
-
-
-def change_page(curator, manifest):
-    return curator.get(change_url(manifest))
-
 
 # --- change form and its asset inline: submitted as the page renders it --------------------
 
@@ -302,7 +294,7 @@ def test_change_form_shows_previews_tags_and_grouped_fields(
     make_asset(manifest, "Sidekick")
     hero = services.asset_attach_image(asset=hero, file=image_upload("hero.png"))
 
-    response = admin_client.get(change_url(manifest))
+    response = admin_client.get(manifest_url(manifest))
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -319,8 +311,8 @@ def test_change_form_shows_previews_tags_and_grouped_fields(
 
 def test_change_form_costs_constant_queries(admin_client, make_manifest, make_asset):
     def cost(manifest):
-        assert admin_client.get(change_url(manifest)).status_code == 200
-        return count_queries(lambda: admin_client.get(change_url(manifest)))
+        assert admin_client.get(manifest_url(manifest)).status_code == 200
+        return count_queries(lambda: admin_client.get(manifest_url(manifest)))
 
     small, large = make_manifest("Small"), make_manifest("Large")
     for number in range(2):

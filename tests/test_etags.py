@@ -12,7 +12,7 @@ from manifests import services
 from manifests.etags import IfMatch, asset_etag, manifest_etag
 from manifests.exceptions import VersionConflict
 from manifests.models import Asset, Manifest
-from tests.admin_forms import assert_saved, form_of, image_file, save
+from tests.admin_forms import assert_saved, change_page, form_of, image_file, save
 from tests.conftest import image_upload, stored_files
 from tests.threads import run_in_threads
 
@@ -429,10 +429,6 @@ def two_curators(curator):
 
     get_user_model().objects.create_superuser("second", "second@example.com", PASSWORD)
     return curator, signed_in_browser("second")
-
-
-def change_page(browser, manifest):
-    return browser.get(f"/admin/manifests/manifest/{manifest.pk}/change/")
 
 
 def refusal_on(response) -> str:
