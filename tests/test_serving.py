@@ -10,6 +10,8 @@ import re
 import select
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -19,18 +21,21 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.processes import ROOT, manage, production_env, serve
+from vidpipe.serve import missing_modules
 
-# make serve puts the system's nginx in front of gunicorn; .ci/run installs it when missing
-# (Debian: apt-get install nginx-light). Without it these tests cannot start the server.
+# make serve puts the system's nginx, with its Lua module, in front of gunicorn; .ci/run
+# installs them when missing (Debian: apt-get install nginx-light libnginx-mod-http-lua).
+# Without them these tests cannot start the server.
 NGINX = shutil.which("nginx") or (shutil.which("/usr/sbin/nginx"))
 needs_nginx = pytest.mark.skipif(
-    NGINX is None, reason="nginx is not installed (.ci/run installs it)"
+    NGINX is None or bool(missing_modules(Path("/usr/lib/nginx/modules"))),
+    reason="nginx or its Lua module is not installed (.ci/run installs them)",
 )
 
 HTTPS = {"X-Forwarded-Proto": "https"}  # as a TLS proxy in front would say
 CLIENT_TIMEOUT = 3  # seconds: CLIENT_TIMEOUT of the server under test
+BODY_DEADLINE = 7  # seconds: its CLIENT_BODY_DEADLINE
 TRICKLE_EVERY = 1.5  # seconds between two bytes of a slow client (under CLIENT_TIMEOUT)
-SLOW_CLIENTS_FOR = 8  # seconds the slow bodies trickle before they stall
 DEADLINE = 30  # seconds: the slow clients give up waiting for the server after this
 
 
@@ -45,7 +50,10 @@ def test_make_serve_runs_the_serving_module():
 def _production_server_env(tmp_path: Path) -> tuple[dict[str, str], str]:
     """Production env on a migrated database with static files; and a staff token."""
     env = production_env(
-        tmp_path, DJANGO_SECURE_PROXY_SSL_HEADER="1", CLIENT_TIMEOUT=str(CLIENT_TIMEOUT)
+        tmp_path,
+        DJANGO_SECURE_PROXY_SSL_HEADER="1",
+        CLIENT_TIMEOUT=str(CLIENT_TIMEOUT),
+        CLIENT_BODY_DEADLINE=str(BODY_DEADLINE),
     )
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
@@ -60,34 +68,36 @@ def _production_server_env(tmp_path: Path) -> tuple[dict[str, str], str]:
 
 
 class SlowClients:
-    """`bodies` connections sending a JSON body 1 byte at a time and `headers` connections
-    sending their headers 1 byte at a time, every TRICKLE_EVERY seconds, for SLOW_CLIENTS_FOR
-    seconds; then they stall. Records when the server closed (or answered) each one."""
+    """Connections that send a JSON body (`body`) or their headers (`headers`) 1 byte every
+    TRICKLE_EVERY seconds for as long as the server keeps them open, and connections that
+    send their headers and then nothing of their body (`stalled`). Records when the server
+    closed (or answered) each one, and what it answered."""
 
-    def __init__(self, netloc: str, token: str, bodies: int, headers: int):
+    def __init__(self, netloc: str, token: str, **counts: int):
         self.started = time.monotonic()
         self.closed_after: dict[socket.socket, float] = {}
-        self.answers: list[bytes] = []
+        self.answers: dict[socket.socket, bytes] = {}
         body_head = (
             "POST /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
             f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
             "Content-Length: 10000\r\n\r\n"
         )
         header_head = "GET /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+        heads = {"body": body_head, "headers": header_head, "stalled": body_head}
         self.sockets: dict[socket.socket, str] = {}
         host, port = netloc.split(":")
-        for kind, head in [("body", body_head)] * bodies + [("headers", header_head)] * headers:
-            sock = socket.create_connection((host, int(port)), timeout=5)
-            sock.sendall(head.encode())
-            sock.setblocking(False)
-            self.sockets[sock] = kind
+        for kind, count in counts.items():
+            for _ in range(count):
+                sock = socket.create_connection((host, int(port)), timeout=5)
+                sock.sendall(heads[kind].encode())
+                sock.setblocking(False)
+                self.sockets[sock] = kind
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _closed(self, sock: socket.socket, answer: bytes = b"") -> None:
         self.closed_after[sock] = time.monotonic() - self.started
-        if answer:
-            self.answers.append(answer)
+        self.answers[sock] = answer
 
     def _run(self) -> None:
         next_byte = self.started
@@ -96,8 +106,10 @@ class SlowClients:
             if now - self.started > DEADLINE:
                 return
             open_ = [s for s in self.sockets if s not in self.closed_after]
-            if now >= next_byte and now - self.started < SLOW_CLIENTS_FOR:
+            if now >= next_byte:
                 for sock in open_:
+                    if self.sockets[sock] == "stalled":
+                        continue
                     try:
                         sock.send(b" ")
                     except OSError:
@@ -116,6 +128,9 @@ class SlowClients:
         """When the server closed the connections of this kind, in seconds."""
         return [after for sock, after in self.closed_after.items() if self.sockets[sock] == kind]
 
+    def answered(self, kind: str) -> list[bytes]:
+        return [answer for sock, answer in self.answers.items() if self.sockets[sock] == kind]
+
     def close(self) -> None:
         self.thread.join(DEADLINE + 5)
         for sock in self.sockets:
@@ -126,7 +141,7 @@ class SlowClients:
 def test_a_request_is_answered_while_100_slow_clients_are_connected(tmp_path):
     env, token = _production_server_env(tmp_path)
     with serve(env, headers=HTTPS) as base:
-        slow = SlowClients(urlsplit(base).netloc, token, bodies=50, headers=50)
+        slow = SlowClients(urlsplit(base).netloc, token, body=50, headers=40, stalled=10)
         try:
             time.sleep(1)  # every slow client has been accepted and has sent something
             request = urllib.request.Request(
@@ -142,15 +157,25 @@ def test_a_request_is_answered_while_100_slow_clients_are_connected(tmp_path):
             slow.close()
 
     assert answered_in < 5
-    assert still_open >= 50  # the bodies were still trickling: they were open meanwhile
-    # Every slow client was closed by the server (408 or dropped) in bounded time: slow
-    # headers within CLIENT_TIMEOUT of connecting whatever their pace; bodies kept open while
-    # they trickled faster than that, then closed CLIENT_TIMEOUT after their last byte.
-    assert len(slow.closed("headers")) == len(slow.closed("body")) == 50
-    assert max(slow.closed("headers")) < CLIENT_TIMEOUT + 3 < SLOW_CLIENTS_FOR
-    assert min(slow.closed("body")) > SLOW_CLIENTS_FOR
-    assert max(slow.closed("body")) < SLOW_CLIENTS_FOR + CLIENT_TIMEOUT + 3
-    assert all(answer.startswith(b"HTTP/1.1 408") for answer in slow.answers)
+    assert still_open >= 90  # the slow clients were connected meanwhile
+    # Every slow client was closed by the server in bounded time, however fast it trickled:
+    # headers within CLIENT_TIMEOUT of connecting, a body that stopped CLIENT_TIMEOUT after
+    # its last byte, and a body still trickling at the body deadline with a 408 saying so.
+    assert len(slow.closed_after) == 100
+    assert max(slow.closed("headers")) < CLIENT_TIMEOUT + 2 < BODY_DEADLINE
+    assert max(slow.closed("stalled")) < CLIENT_TIMEOUT + 2
+    assert min(slow.closed("body")) > BODY_DEADLINE - 1
+    assert max(slow.closed("body")) < BODY_DEADLINE + 2
+    deadline_answer = (
+        b'{"detail": "The request body did not arrive within %d seconds."}' % BODY_DEADLINE
+    )
+    for answer in slow.answered("body"):
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert b"Content-Type: application/json" in answer
+        assert answer.endswith(deadline_answer)
+    # Nothing reached the app: no manifest was created from the spaces.
+    count = "from manifests.models import Manifest; print(Manifest.all_objects.count())"
+    assert manage(env, "shell", "--no-imports", "-c", count).stdout.strip() == "0"
 
 
 @needs_nginx
@@ -205,3 +230,70 @@ def test_the_app_sees_the_client_address_that_trusted_proxies_report(tmp_path):
         # this is 10.0.0.2's second request, whatever it claims.
         assert schema("10.0.0.9, 10.0.0.2") == 200
         assert schema("10.0.0.8, 10.0.0.2") == 429
+
+
+def _chunked(netloc: str, token: str, chunks) -> tuple[int, str, dict]:
+    """POST /api/manifests with a chunked JSON body, as curl -H 'Transfer-Encoding: chunked'
+    sends it; the answer's status, content type and JSON."""
+    client = http.client.HTTPConnection(netloc, timeout=10)
+    client.putrequest("POST", "/api/manifests")
+    for name, value in {
+        **HTTPS,
+        "Authorization": f"Token {token}",
+        "Content-Type": "application/json",
+        "Transfer-Encoding": "chunked",
+    }.items():
+        client.putheader(name, value)
+    client.endheaders()
+    try:
+        for chunk in chunks:
+            client.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        client.send(b"0\r\n\r\n")
+    except OSError:
+        pass  # refused before the end: the answer says why
+    answer = client.getresponse()
+    return answer.status, answer.headers["Content-Type"], json.loads(answer.read())
+
+
+@needs_nginx
+def test_chunked_bodies_pass_through_the_body_deadline_within_the_size_limit(tmp_path):
+    env, token = _production_server_env(tmp_path)
+    env.update(VIDPIPE_MAX_UPLOAD_BYTES="1000")  # nginx's limit: 1000 bytes + 1 MB
+    with serve(env, headers=HTTPS) as base:
+        netloc = urlsplit(base).netloc
+        status, _, created = _chunked(netloc, token, [b'{"name": ', b'"Chunked cast"}'])
+        assert status == 201, created
+        assert created["name"] == "Chunked cast"
+
+        # 3 MB of chunks: refused by nginx once past its limit, never passed on.
+        status, content_type, refused = _chunked(netloc, token, [b" " * 65536] * 48)
+        assert (status, content_type) == (413, "application/json")
+        assert "larger than" in refused["detail"]
+    listed = manage(
+        env,
+        "shell",
+        "--no-imports",
+        "-c",
+        "from manifests.models import Manifest; "
+        "print(list(Manifest.all_objects.values_list('name', flat=True)))",
+    )
+    assert listed.stdout.strip() == "['Chunked cast']"
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)")
+def test_make_serve_without_the_lua_module_says_what_to_install(tmp_path):
+    env = production_env(tmp_path, NGINX_MODULES=str(tmp_path / "no-modules"))
+    finished = subprocess.run(
+        [sys.executable, "-m", "vidpipe.serve"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip() == (
+        f"make serve: nginx's Lua module is not in {tmp_path / 'no-modules'} (missing "
+        "ndk_http_module.so, ngx_http_lua_module.so; Debian: apt-get install "
+        "libnginx-mod-http-lua, or set NGINX_MODULES)"
+    )

@@ -4,13 +4,16 @@ nginx listens on HOST:PORT and reads each request whole (headers, then the body,
 memory or a temporary file) before it passes it to gunicorn's sync workers on a private
 loopback port; it answers their responses to the clients at the clients' pace too. A slow
 client therefore holds a connection in nginx, never a worker. Timeouts close slow clients:
-headers must arrive within CLIENT_TIMEOUT seconds, and a body must not pause longer.
+headers must arrive within CLIENT_TIMEOUT seconds, a body must not pause longer, and the
+whole request must have arrived CLIENT_BODY_DEADLINE seconds after it started (else 408).
 
 Environment: HOST, PORT (nginx's address), WEB_CONCURRENCY (gunicorn workers, default 3),
 FORWARDED_ALLOW_IPS (comma-separated proxies whose X-Forwarded-Proto/-For are trusted,
-default 127.0.0.1, `*` for any), CLIENT_TIMEOUT (seconds, default 15), NGINX (the nginx
-binary, default `nginx` on PATH). The nginx configuration is written into a temporary
-folder, removed on exit. Stops both on SIGTERM or SIGINT, or when either exits.
+default 127.0.0.1, `*` for any), CLIENT_TIMEOUT (seconds, default 15), CLIENT_BODY_DEADLINE
+(seconds, default 120), NGINX (the nginx binary, default `nginx` on PATH), NGINX_MODULES
+(the folder of nginx's dynamic modules, default /usr/lib/nginx/modules: the body deadline
+needs the Lua module, Debian's libnginx-mod-http-lua). The nginx configuration is written
+into a temporary folder, removed on exit. Stops both on SIGTERM or SIGINT, or when either exits.
 """
 
 import os
@@ -24,6 +27,11 @@ import time
 from pathlib import Path
 
 UPLOAD_MARGIN = 1024 * 1024  # multipart framing and form fields around the file
+MODULES = ("ndk_http_module.so", "ngx_http_lua_module.so")  # the body deadline's Lua
+
+
+def missing_modules(folder: Path) -> list[str]:
+    return [module for module in MODULES if not (folder / module).is_file()]
 
 
 def free_port() -> int:
@@ -43,10 +51,19 @@ def trusted_proxies(allowed: str) -> tuple[str, str]:
 
 
 def nginx_config(
-    run: Path, listen: str, upstream: int, max_body: int, timeout: int, trusted: tuple[str, str]
+    run: Path,
+    listen: str,
+    upstream: int,
+    max_body: int,
+    timeout: int,
+    body_deadline: int,
+    trusted: tuple[str, str],
+    modules: Path,
 ) -> str:
     geo, real_ip = trusted
     return f"""# Written by vidpipe/serve.py for one run; see README "Production".
+load_module {modules}/ndk_http_module.so;
+load_module {modules}/ngx_http_lua_module.so;
 worker_processes 1;
 pid {run}/nginx.pid;
 error_log stderr warn;
@@ -62,8 +79,9 @@ http {{
     scgi_temp_path {run}/scgi;
 
     # Slow clients: all headers within the timeout (else closed), no body pause longer
-    # (else 408), answers read at least that often; bodies over the upload limit (with room
-    # for the multipart framing) get 413 before they are read.
+    # (else closed), answers read at least that often; bodies over the upload limit (with
+    # room for the multipart framing) get 413 before they are read. A body trickled faster
+    # than the timeout gets 408 at the body deadline: see `access_by_lua_block` below.
     client_header_timeout {timeout}s;
     client_body_timeout {timeout}s;
     send_timeout {timeout}s;
@@ -93,6 +111,31 @@ http {{
             return 413 '{{"detail": "The request body is larger than {max_body} bytes."}}';
         }}
         location / {{
+            # nginx times the pauses in a body, never the whole of it: a client sending a
+            # byte every few seconds would hold its connection for as long as the body
+            # lasts. Here nginx's own reader (chunked bodies, temporary files, the 413)
+            # reads the body while a light thread answers 408 and closes the connection if
+            # the request is not whole {body_deadline} s after it started.
+            access_by_lua_block {{
+                if not ngx.var.http_content_length and not ngx.var.http_transfer_encoding then
+                    return
+                end
+                local left = {body_deadline} - (ngx.now() - ngx.req.start_time())
+                local deadline = ngx.thread.spawn(function()
+                    ngx.sleep(math.max(left, 0.001))
+                    ngx.log(ngx.WARN, "request body not whole within {body_deadline} s: 408")
+                    local answer = '{{"detail": "The request body did not arrive within '
+                        .. '{body_deadline} seconds."}}'
+                    ngx.status = 408
+                    ngx.header["Content-Type"] = "application/json"
+                    ngx.header["Content-Length"] = #answer
+                    ngx.header["Connection"] = "close"
+                    ngx.print(answer)
+                    return ngx.exit(ngx.HTTP_OK)
+                end)
+                ngx.req.read_body()
+                ngx.thread.kill(deadline)
+            }}
             proxy_pass http://127.0.0.1:{upstream};
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-Proto $vidpipe_proto;
@@ -121,7 +164,19 @@ def main() -> int:
         "nginx", path="/usr/sbin:/usr/local/sbin"
     )
     if not nginx:
-        print("make serve: nginx not found (Debian: apt-get install nginx-light)", file=sys.stderr)
+        print(
+            "make serve: nginx not found "
+            "(Debian: apt-get install nginx-light libnginx-mod-http-lua)",
+            file=sys.stderr,
+        )
+        return 2
+    modules = Path(os.environ.get("NGINX_MODULES") or "/usr/lib/nginx/modules")
+    if missing := missing_modules(modules):
+        print(
+            f"make serve: nginx's Lua module is not in {modules} (missing {', '.join(missing)}; "
+            "Debian: apt-get install libnginx-mod-http-lua, or set NGINX_MODULES)",
+            file=sys.stderr,
+        )
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vidpipe.settings")
     from django.conf import settings
@@ -140,7 +195,9 @@ def main() -> int:
             upstream,
             settings.VIDPIPE_MAX_UPLOAD_BYTES + UPLOAD_MARGIN,
             int(os.environ.get("CLIENT_TIMEOUT") or 15),
+            int(os.environ.get("CLIENT_BODY_DEADLINE") or 120),
             trusted_proxies(os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"),
+            modules,
         )
     )
     gunicorn = [
