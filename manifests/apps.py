@@ -19,4 +19,6 @@ class ManifestsConfig(AppConfig):
     verbose_name = "Manifests"
 
     def ready(self) -> None:
+        from manifests import checks  # noqa: F401  (registers the settings checks)
+
         connection_created.connect(use_sqlite_variable_limit, dispatch_uid="sqlite_var_limit")

@@ -203,17 +203,23 @@ def render_thumbnail(
     return _encode_thumbnail(decoded, max_side=max_side, fmt=fmt)
 
 
-def _encode_thumbnail(
-    thumbnail: Image.Image, *, max_side: int | None = None, fmt: str | None = None
-) -> RenderedImage:
-    """Shrink a decoded image (in place) to `max_side` and encode it as a thumbnail."""
-    max_side = max_side or settings.VIDPIPE_THUMBNAIL_MAX_SIDE
+def thumbnail_format(fmt: str | None = None) -> tuple[str, str, dict]:
+    """Pillow format, extension and save options of a thumbnail format (default: the
+    VIDPIPE_THUMBNAIL_FORMAT setting, which a system check validates here at start-up)."""
     fmt = (fmt or settings.VIDPIPE_THUMBNAIL_FORMAT).upper()
     if fmt not in THUMBNAIL_FORMATS:
         raise ImproperlyConfigured(
             f"VIDPIPE_THUMBNAIL_FORMAT must be one of {', '.join(THUMBNAIL_FORMATS)}, not {fmt!r}."
         )
-    pillow_format, extension, options = THUMBNAIL_FORMATS[fmt]
+    return THUMBNAIL_FORMATS[fmt]
+
+
+def _encode_thumbnail(
+    thumbnail: Image.Image, *, max_side: int | None = None, fmt: str | None = None
+) -> RenderedImage:
+    """Shrink a decoded image (in place) to `max_side` and encode it as a thumbnail."""
+    max_side = max_side or settings.VIDPIPE_THUMBNAIL_MAX_SIDE
+    pillow_format, extension, options = thumbnail_format(fmt)
     thumbnail.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
     if pillow_format == "JPEG":
         thumbnail = _flatten(thumbnail, (255, 255, 255))

@@ -3,13 +3,13 @@ from rest_framework.pagination import PageNumberPagination
 
 
 class StandardPagination(PageNumberPagination):
-    """`?page=N`, 50 per page by default; clients may ask for up to 200 with `?page_size=`.
+    """`?page=N`, REST_FRAMEWORK["PAGE_SIZE"] (50) per page by default; clients may ask for up
+    to 200 with `?page_size=`.
 
     A page size that is not a positive whole number is refused (400) rather than silently
     replaced by the default; sizes above 200 are capped.
     """
 
-    page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 

@@ -14,16 +14,32 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool) -> bool:
+    """A yes/no variable; unset or empty is `default`, anything else unknown is refused (a
+    typo such as "ture" must not quietly mean "no")."""
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or not value.strip():
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a yes/no value: use 1, true, yes or on, or 0, false, no or off."
+    )
 
 
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return default if value in (None, "") else int(value)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -196,9 +212,8 @@ VIDPIPE_MAX_IMAGE_PIXELS = env_int("VIDPIPE_MAX_IMAGE_PIXELS", 50_000_000)
 VIDPIPE_MAX_IMAGE_FRAMES = env_int("VIDPIPE_MAX_IMAGE_FRAMES", 300)
 # Asset thumbnails: longest side in pixels, and WEBP (keeps transparency) or JPEG.
 VIDPIPE_THUMBNAIL_MAX_SIDE = env_int("VIDPIPE_THUMBNAIL_MAX_SIDE", 256)
-VIDPIPE_THUMBNAIL_FORMAT = os.environ.get("VIDPIPE_THUMBNAIL_FORMAT", "WEBP").upper()
-if VIDPIPE_THUMBNAIL_FORMAT not in {"WEBP", "JPEG"}:
-    raise ImproperlyConfigured("VIDPIPE_THUMBNAIL_FORMAT must be WEBP or JPEG.")
+# The formats offered are manifests.images.THUMBNAIL_FORMATS; a system check refuses others.
+VIDPIPE_THUMBNAIL_FORMAT = os.environ.get("VIDPIPE_THUMBNAIL_FORMAT", "WEBP").strip().upper()
 # A TrueType font file for contact-sheet labels; empty: the font that ships with Pillow.
 VIDPIPE_CONTACT_SHEET_FONT = os.environ.get("VIDPIPE_CONTACT_SHEET_FONT", "")
 # Multipart uploads stop as soon as one file passes VIDPIPE_MAX_UPLOAD_BYTES, whatever the
@@ -211,6 +226,26 @@ FILE_UPLOAD_HANDLERS = [
 # Uploads bigger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 FILE_UPLOAD_PERMISSIONS = 0o644
+
+# --- Cache ---------------------------------------------------------------------------------
+# CACHE_URL (or REDIS_URL), e.g. redis://127.0.0.1:6379/0: Django's own Redis cache, shared by
+# every worker of every server (rate limits count once for all of them). Unset: each process
+# keeps its own local-memory cache, which is right for one process only.
+CACHE_URL = (os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or "").strip()
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"CACHE_URL={CACHE_URL!r} is not a Redis URL: use redis://, rediss:// or unix://."
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # Several installations may share one Redis: each keeps to its own keys.
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "vidpipe"),
+            "TIMEOUT": 300,
+        }
+    }
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -239,7 +274,7 @@ REST_FRAMEWORK = {
 }
 
 # Rates as "<count>/<second|minute|hour|day>"; an empty value switches that limit off.
-# Counters live in the default cache: use a shared cache (e.g. Redis) with several workers.
+# Counters live in the default cache: shared by every worker and server with CACHE_URL.
 VIDPIPE_THROTTLE_RATES = {
     "anon": os.environ.get("VIDPIPE_THROTTLE_ANON", "60/minute") or None,
     "user": os.environ.get("VIDPIPE_THROTTLE_USER", "1200/minute") or None,

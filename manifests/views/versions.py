@@ -264,7 +264,14 @@ class ManifestVersionViewSet(UnderManifest, mixins.ListModelMixin, viewsets.Gene
                 description="A frozen version number, or `current` (the manifest as it is).",
             ),
         ],
-        responses={200: VersionDiffSerializer, 404: UNKNOWN_VERSION},
+        responses={
+            200: VersionDiffSerializer,
+            400: OpenApiResponse(
+                description="`against` is neither a frozen version number nor `current`; "
+                "the message lists the frozen versions."
+            ),
+            404: UNKNOWN_VERSION,
+        },
     )
     @action(detail=True, methods=["get"])
     def diff(self, request, *args, **kwargs):
