@@ -1,5 +1,7 @@
 """Turns domain and Django errors into DRF's error answers, so views stay thin."""
 
+from dataclasses import asdict
+
 from django.conf import settings
 from django.core.exceptions import (
     ObjectDoesNotExist,
@@ -57,11 +59,6 @@ class StorageUnavailableError(exceptions.APIException):
         self.wait = wait
 
 
-def refused_files(refused) -> list[dict]:
-    """The refused files of a bulk upload, as its answers list them."""
-    return [{"index": r.index, "file": r.file, "reason": r.reason} for r in refused]
-
-
 def to_api_exception(exc: Exception) -> Exception:
     """The DRF exception that answers a domain or Django error (others pass through)."""
     if isinstance(exc, ManifestInUse):
@@ -108,5 +105,5 @@ def exception_handler(exc, context):
         response["ETag"] = original.current_etag  # what to read again, then send in If-Match
     if isinstance(original, BulkUploadRefused) and response is not None:
         # As the 201 lists them: indexes stay numbers (a ValidationError makes all text).
-        response.data["refused"] = refused_files(original.refused)
+        response.data["refused"] = [asdict(r) for r in original.refused]
     return response

@@ -262,9 +262,7 @@ def test_wrong_arguments_are_400_naming_the_field(
 
 
 def test_no_files_is_400(api, make_manifest):
-    response = api.post(
-        bulk_url(make_manifest()), {"asset_type": "CHARACTER"}, format="multipart"
-    )
+    response = api.post(bulk_url(make_manifest()), {"asset_type": "CHARACTER"}, format="multipart")
 
     assert response.status_code == 400
     assert "files" in response.json()

@@ -1,6 +1,7 @@
 """REST API viewsets: they check input shape and call `manifests.services`."""
 
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import cached_property
 from typing import Any
 
@@ -20,7 +21,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from manifests import services
-from manifests.api_errors import PayloadTooLarge, refused_files
+from manifests.api_errors import PayloadTooLarge
 from manifests.etags import (
     IfMatch,
     asset_etag,
@@ -363,7 +364,7 @@ class ManifestAssetViewSet(UnderManifest, mixins.CreateModelMixin, AssetViewSet)
         result = services.assets_bulk_create(manifest=self.manifest, **params.validated_data)
         created = AssetSerializer(result.created, many=True, context=self.get_serializer_context())
         return Response(
-            {"created": created.data, "refused": refused_files(result.refused)},
+            {"created": created.data, "refused": [asdict(r) for r in result.refused]},
             status.HTTP_201_CREATED,
         )
 
