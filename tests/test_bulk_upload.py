@@ -60,7 +60,7 @@ def rows_and_files(manifest, media_root):
         ("  café_noir .webp", "café noir"),
         ("photos/2024/hero_front.png", "hero front"),
         ("C:\\Users\\me\\hero_front.png", "hero front"),
-        ("ｈｅｒｏ.png", "hero"),  # full-width letters: NFKC
+        ("\uff48\uff45\uff52\uff4f.png", "hero"),  # full-width letters: NFKC
         ("tab\there.png", "tab here"),
         (".hidden.png", "hidden"),
         ("noextension", "noextension"),
@@ -174,7 +174,7 @@ def test_refused_files_are_named_with_their_reason_and_leave_nothing(
     assert "more pixels than the limit" in refused["bomb.png"][1]
     assert "empty" in refused["empty.png"][1]
     version, count, tags, files = rows_and_files(manifest, media_root)
-    assert (count, tags) == (2, ["CHAR_01", "CHAR_02"])
+    assert (version, count, tags) == (2, 2, ["CHAR_01", "CHAR_02"])
     assert len(files) == 4
     assert not any("notes" in f or "broken" in f or "huge" in f for f in files)
 
