@@ -29,7 +29,7 @@
         name.textContent = file.name;
         const status = document.createElement("span");
         status.className = "vidpipe-file-status";
-        item.append(name, status);
+        item.append(name, ": ", status);
         results.append(item);
         return item;
     }
