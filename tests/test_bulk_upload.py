@@ -14,6 +14,9 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from manifests import services
 from manifests.exceptions import BulkUploadRefused, StorageUnavailable
@@ -21,6 +24,7 @@ from manifests.models import Asset, Manifest
 from tests.conftest import image_bytes, stored_files
 from tests.image_factories import TEXT, animated_gif, encode, png_bomb, truncated, two_colour
 from tests.queries import assert_num_queries, assert_same_query_count, count_queries
+from tests.threads import run_in_threads
 
 
 def image(name: str, fmt: str = "PNG", size=(8, 6), color="red") -> SimpleUploadedFile:
@@ -446,3 +450,37 @@ def test_schema_documents_the_bulk_upload(api):
     fields = schema["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]
     assert {"files", "asset_type", "names", "types", "atomic"} <= set(fields)
     assert {"201", "400", "413"} <= set(operation["responses"])
+
+
+# --- concurrency (PostgreSQL: row locks between real connections) ---------------------------
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_parallel_bulk_uploads_get_distinct_tags_and_an_exact_count(staff_user, media_root):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (row locks between real connections)")
+    manifest = services.manifest_create(name="Race")
+    token = Token.objects.create(user=staff_user).key
+    uploads, per_upload = 4, 10
+
+    def upload(i: int) -> int:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        files = [image(f"u{i}_{n}.png", color=(i, n, 0)) for n in range(per_upload)]
+        return post_bulk(client, manifest, files).status_code
+
+    results = run_in_threads(upload, uploads)
+
+    assert results == [201] * uploads
+    tags = list(Asset.objects.filter(manifest=manifest).values_list("manifest_tag", flat=True))
+    assert sorted(tags) == [f"CHAR_{n:02d}" for n in range(1, uploads * per_upload + 1)]
+    # Each upload's assets are consecutive, in its file order.
+    names = [a.name for a in Asset.objects.filter(manifest=manifest).ordered()]
+    for start in range(0, len(names), per_upload):
+        batch = names[start : start + per_upload]
+        prefix = batch[0].split(" ")[0]
+        assert batch == [f"{prefix} {n}" for n in range(per_upload)]
+    manifest.refresh_from_db()
+    assert (manifest.asset_count, manifest.version) == (uploads * per_upload, 1 + uploads)
+    assert len(stored_files(media_root)) == 2 * uploads * per_upload
