@@ -283,7 +283,7 @@ def test_a_file_over_the_size_limit_is_413_and_changes_nothing(
     response = post_bulk(api, manifest, [image("small.png"), SimpleUploadedFile("big.png", big)])
 
     assert response.status_code == 413
-    assert f"limit of {len(big) - 1} bytes" in response.json()["detail"]
+    assert f"(big.png) is larger than the limit of {len(big) - 1} bytes" in str(response.json())
     assert rows_and_files(manifest, media_root) == before
 
 
