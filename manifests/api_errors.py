@@ -1,5 +1,7 @@
 """Turns domain and Django errors into DRF's error answers, so views stay thin."""
 
+from dataclasses import asdict
+
 from django.conf import settings
 from django.core.exceptions import (
     ObjectDoesNotExist,
@@ -15,6 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from manifests.exceptions import (
+    BulkUploadRefused,
     InvalidImage,
     MalformedETag,
     ManifestInUse,
@@ -68,6 +71,8 @@ def to_api_exception(exc: Exception) -> Exception:
         return Conflict({"detail": str(exc)})
     if isinstance(exc, StorageUnavailable):
         return StorageUnavailableError(str(exc), settings.VIDPIPE_STORAGE_RETRY_AFTER)
+    if isinstance(exc, BulkUploadRefused):
+        return exceptions.ValidationError({"detail": str(exc)})  # `refused`: exception_handler
     if isinstance(exc, InvalidImage):
         return exceptions.ValidationError({"file": [str(exc)]})
     if isinstance(exc, UploadTooLarge | UploadedFileTooBig):
@@ -80,7 +85,9 @@ def to_api_exception(exc: Exception) -> Exception:
         return exceptions.ValidationError({"detail": f"More than {limit} form fields were sent."})
     if isinstance(exc, TooManyFilesSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
-        return exceptions.ValidationError({"detail": f"More than {limit} files were sent."})
+        return exceptions.ValidationError(
+            {"detail": f"More than {limit} files were sent; at most {limit} per request."}
+        )
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, ObjectDoesNotExist):
@@ -96,4 +103,7 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if isinstance(original, VersionConflict) and response is not None:
         response["ETag"] = original.current_etag  # what to read again, then send in If-Match
+    if isinstance(original, BulkUploadRefused) and response is not None:
+        # As the 201 lists them: indexes stay numbers (a ValidationError makes all text).
+        response.data["refused"] = [asdict(r) for r in original.refused]
     return response

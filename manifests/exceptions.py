@@ -39,6 +39,24 @@ class UploadTooLarge(ManifestError):
         super().__init__(f"File is too large: {got}; the limit is {limit} bytes.")
 
 
+class BulkUploadRefused(ManifestError):
+    """A bulk upload created nothing: every file was refused, or `atomic` was asked and
+    some were. `refused` names each file (its position, name and why)."""
+
+    def __init__(self, refused: list, *, atomic: bool):
+        self.refused = refused
+        self.atomic = atomic
+        count = len(refused)
+        files = f"{count} file{'s' if count != 1 else ''}"
+        if atomic:
+            reason = f"{files} refused and atomic was asked: nothing was created."
+        else:
+            reason = f"Every file was refused ({files}): nothing was created."
+        listed = "; ".join(f"{r.file} (file {r.index + 1}): {r.reason}" for r in refused[:5])
+        more = f"; and {count - 5} more" if count > 5 else ""
+        super().__init__(f"{reason} {listed}{more}")
+
+
 class StoredFileMissing(ManifestError):
     """A file a row names is gone from storage (removed by hand, lost in a restore)."""
 

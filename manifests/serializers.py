@@ -186,6 +186,45 @@ class UploadRequestSerializer(serializers.Serializer):
     )
 
 
+class BulkUploadRequestSerializer(StrictSerializerMixin, serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        allow_empty=False,
+        help_text="The images (JPEG, PNG, WebP or GIF), one `files` part each, in order; "
+        "at most VIDPIPE_BULK_MAX_FILES (default 100) per request.",
+    )
+    asset_type = serializers.ChoiceField(
+        choices=Asset.AssetType.choices, help_text="The type of every asset without its own."
+    )
+    names = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, max_length=200),
+        required=False,
+        help_text="One `names` field per file, in file order (blank: the default); "
+        'default: the file name without extension, cleaned ("hero_front.png": "hero front").',
+    )
+    types = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="One `types` field per file, in file order (blank: `asset_type`).",
+    )
+    atomic = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: all or nothing; any refused file creates nothing (400).",
+    )
+
+
+class RefusedFileSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The file's position in `files`, from 0.")
+    file = serializers.CharField(help_text="The file name as sent.")
+    reason = serializers.CharField()
+
+
+class BulkUploadResultSerializer(serializers.Serializer):
+    created = AssetSerializer(many=True, help_text="The new assets, in file order.")
+    refused = RefusedFileSerializer(many=True, help_text="The files that became no asset.")
+
+
 class ProjectSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     manifest_id = serializers.PrimaryKeyRelatedField(
         source="manifest",
@@ -220,3 +259,7 @@ class ConflictProjectSerializer(serializers.Serializer):
 
 class ConflictSerializer(ErrorSerializer):
     projects = ConflictProjectSerializer(many=True)
+
+
+class BulkUploadRefusedSerializer(ErrorSerializer):
+    refused = RefusedFileSerializer(many=True)

@@ -24,7 +24,10 @@ class UploadSizeLimitHandler(FileUploadHandler):
         limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
         if start + len(raw_data) > limit:
             self._discard_partial_files()
-            raise UploadedFileTooBig(f"An uploaded file is larger than the limit of {limit} bytes.")
+            # Named: in a bulk upload, the client must know which of its files it was.
+            raise UploadedFileTooBig(
+                f"An uploaded file ({self.file_name}) is larger than the limit of {limit} bytes."
+            )
         return raw_data
 
     def file_complete(self, file_size: int) -> None:

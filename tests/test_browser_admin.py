@@ -257,3 +257,54 @@ def test_duplicate_page_buttons_line_up_as_on_djangos_confirmation_pages(
     assert cancel["height"] == pytest.approx(django_cancel["height"], abs=1)
     assert submit["height"] == pytest.approx(django_submit["height"], abs=1)
     assert gap(submit, cancel) == pytest.approx(gap(django_submit, django_cancel), abs=1)
+
+
+def test_curator_drops_several_images_on_the_manifest_page(page, live_server, screenshots):
+    manifest = services.manifest_create(name="Street cast", category="CHARACTERS")
+    services.asset_create(manifest=manifest, name="Courier", asset_type="CHARACTER")
+    page.goto(f"{live_server.url}/admin/manifests/manifest/{manifest.pk}/change/")
+    assert page.locator("#bulk-drop-zone").inner_text().startswith("Drop images here")
+    assert page.locator("#bulk-upload-submit").is_hidden()  # the script uploads on choice
+
+    # Three images and a file that is not one: each line says what became of it.
+    page.select_option("#id_bulk_asset_type", "CHARACTER")
+    page.set_input_files(
+        "#id_bulk_files",
+        [
+            png_file("street_vendor.png", "#3a5f1e", "#f4b942"),
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image"},
+            png_file("night_guard.png", "#1e1e3a", "#7fd1b9"),
+            png_file("cyclist.png", "#5f3a1e", "#e0e0e0"),
+        ],
+    )
+    page.wait_for_selector("#bulk-reload")
+    lines = page.locator("#bulk-results li").all_inner_texts()
+    assert lines == [
+        "street_vendor.png: added as CHAR_02 “street vendor”",
+        "notes.txt: not added: The file is not an image we can read; accepted: JPEG, PNG, "
+        "WEBP, GIF.",
+        "night_guard.png: added as CHAR_03 “night guard”",
+        "cyclist.png: added as CHAR_04 “cyclist”",
+    ]
+    assert page.locator("#bulk-summary").inner_text().startswith("Added 3, refused 1.")
+    page.locator("#bulk-upload").screenshot(path=str(screenshots / "manifest-bulk-upload.png"))
+
+    page.click("#bulk-reload")
+    page.wait_for_selector("text=Added 3 assets from images")
+    tags = page.locator("#assets-group td.field-manifest_tag").all_inner_texts()
+    assert [tag.strip() for tag in tags][:4] == ["CHAR_01", "CHAR_02", "CHAR_03", "CHAR_04"]
+    assert images_loaded(page, "#assets-group img.vidpipe-preview") == [True, True, True]
+    manifest.refresh_from_db()
+    assert (manifest.asset_count, manifest.version) == (4, 3)
+
+    # Every file accepted: the page reloads by itself and shows them.
+    page.set_input_files(
+        "#id_bulk_files",
+        [
+            png_file("hero_front.png", "#1e3a5f", "#f4b942"),
+            png_file("hero_back.png", "#1e3a5f", "#aaa"),
+        ],
+    )
+    page.wait_for_selector("text=Added 2 assets from images")
+    assert images_loaded(page, "#assets-group img.vidpipe-preview") == [True] * 5
+    assert Asset.objects.filter(manifest=manifest).count() == 6

@@ -35,9 +35,10 @@ CAST = [("CHAR_01", "Hero"), ("CHAR_02", "Sidekick"), ("OBJ_01", "Sword")]
 
 
 def sh_block(heading: str) -> str:
-    """The one ```sh block in the README section under `## heading`."""
+    """The one ```sh block in the README section under `## heading` (or `### heading`, up
+    to the next heading of any level)."""
     readme = (ROOT / "README.md").read_text()
-    section = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", readme, re.M | re.S)
+    section = re.search(rf"^###? {re.escape(heading)}\n(.*?)(?=^##+ |\Z)", readme, re.M | re.S)
     assert section, f"README has no section {heading!r}"
     blocks = re.findall(r"^```sh\n(.*?)^```$", section.group(1), re.M | re.S)
     assert len(blocks) == 1, f"README section {heading!r} has {len(blocks)} sh blocks"
@@ -191,3 +192,36 @@ def test_versions_walkthrough_runs_as_written(tmp_path):
     assert branch_sword["image_sha256"] == old_sword["image_sha256"]
     assert (tmp_path / "media" / old_sword["reference_image"]).is_file()
     assert assets(database, hero["id"])[1]["image_sha256"] != old_sword["image_sha256"]
+
+
+# What the "Many images at once" walk-through's comments promise, request by request.
+BULK_STATUSES = [
+    201,  # two images created, notes.txt refused
+    201,  # names and types per file
+    400,  # atomic: nothing created
+]
+
+
+def test_bulk_upload_walkthrough_runs_as_written(tmp_path):
+    statuses, _, _ = run_sections(
+        tmp_path, "First steps", "A walk through the API", "Many images at once"
+    )
+
+    assert statuses == WALKTHROUGH_STATUSES + BULK_STATUSES
+
+    database = tmp_path / "dev.sqlite3"
+    manifests = {row["name"]: row for row in rows(database, "SELECT * FROM manifests_manifest")}
+    hero = manifests["Hero Characters"]
+    added = cast(assets(database, hero["id"]))[len(CAST) :]
+    assert added == [
+        ("CHAR_03", "hero front"),
+        ("CHAR_04", "villain portrait"),
+        ("OBJ_02", "Shield"),
+        ("ENV_01", "villain portrait"),
+        ("OBJ_03", "hero front"),
+        ("OBJ_04", "villain portrait"),
+    ]
+    assert hero["asset_count"] == len(CAST) + 6
+    for asset in assets(database, hero["id"])[len(CAST) :]:
+        assert (tmp_path / "media" / asset["reference_image"]).is_file()
+        assert (tmp_path / "media" / asset["thumbnail"]).is_file()

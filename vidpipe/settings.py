@@ -210,6 +210,16 @@ VIDPIPE_MAX_UPLOAD_BYTES = env_int("VIDPIPE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 VIDPIPE_MAX_IMAGE_PIXELS = env_int("VIDPIPE_MAX_IMAGE_PIXELS", 50_000_000)
 # Most frames accepted in an animated GIF or WebP.
 VIDPIPE_MAX_IMAGE_FRAMES = env_int("VIDPIPE_MAX_IMAGE_FRAMES", 300)
+# Bulk uploads (API, admin, `import_images`): most files per request (or per batch of the
+# command), and the most bytes a bulk request's body may declare (413 above it, unread).
+VIDPIPE_BULK_MAX_FILES = env_int("VIDPIPE_BULK_MAX_FILES", 100)
+VIDPIPE_BULK_MAX_BYTES = env_int("VIDPIPE_BULK_MAX_BYTES", 256 * 1024 * 1024)
+if VIDPIPE_BULK_MAX_FILES < 1:
+    raise ImproperlyConfigured("VIDPIPE_BULK_MAX_FILES must be at least 1.")
+# Django stops parsing a multipart body past this many files (400); never below the bulk
+# limit, so that a bulk upload of VIDPIPE_BULK_MAX_FILES files is read whole. (Empty file
+# inputs count too: the admin's change page sends one per asset row.)
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, VIDPIPE_BULK_MAX_FILES)
 # Asset thumbnails: longest side in pixels, and WEBP (keeps transparency) or JPEG.
 VIDPIPE_THUMBNAIL_MAX_SIDE = env_int("VIDPIPE_THUMBNAIL_MAX_SIDE", 256)
 # The formats offered are manifests.images.THUMBNAIL_FORMATS; a system check refuses others.

@@ -6,10 +6,10 @@ Each runs in one transaction and locks the manifest row while it changes the man
 counters, so concurrent requests cannot lose an update or hand out a tag twice.
 
 Callers use the package (`from manifests import services; services.asset_create(...)`);
-the modules split it by concern: `manifests`, `assets`, `contact_sheets`, `projects`,
-`versions` (frozen versions), `purging`, `orphans`, `thumbnails`, and what they share in
-`common` and `changes` (the one place a manifest changes) (and, for purging and the orphan
-sweep, in `stored_files`).
+the modules split it by concern: `manifests`, `assets`, `bulk` (many images at once),
+`contact_sheets`, `projects`, `versions` (frozen versions), `purging`, `orphans`,
+`thumbnails`, and what they share in `common` and `changes` (the one place a manifest
+changes) (and, for purging and the orphan sweep, in `stored_files`).
 """
 
 from manifests.services.assets import (
@@ -19,6 +19,13 @@ from manifests.services.assets import (
     asset_delete,
     asset_render_thumbnail,
     asset_update,
+)
+from manifests.services.bulk import (
+    BulkResult,
+    RefusedFile,
+    asset_name_from_filename,
+    assets_bulk_check,
+    assets_bulk_create,
 )
 from manifests.services.common import MAX_LABEL_LENGTH, MAX_LABELS, normalize_labels
 from manifests.services.contact_sheets import manifest_render_contact_sheet
@@ -51,12 +58,17 @@ __all__ = [
     "MANIFEST_EDITABLE_FIELDS",
     "MAX_LABELS",
     "MAX_LABEL_LENGTH",
+    "BulkResult",
+    "RefusedFile",
     "Upgrade",
     "asset_attach_image",
     "asset_create",
     "asset_delete",
+    "asset_name_from_filename",
     "asset_render_thumbnail",
     "asset_update",
+    "assets_bulk_check",
+    "assets_bulk_create",
     "manifest_content",
     "manifest_copy_name",
     "manifest_create",

@@ -1,6 +1,7 @@
 """REST API viewsets: they check input shape and call `manifests.services`."""
 
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +34,9 @@ from manifests.filters import AssetFilter, ManifestFilter, ProjectFilter
 from manifests.models import Asset, Manifest, Project
 from manifests.serializers import (
     AssetSerializer,
+    BulkUploadRefusedSerializer,
+    BulkUploadRequestSerializer,
+    BulkUploadResultSerializer,
     ConflictSerializer,
     DuplicateRequestSerializer,
     ErrorSerializer,
@@ -49,6 +53,14 @@ STORAGE_UNAVAILABLE = OpenApiResponse(
     ErrorSerializer,
     description="File storage refused to write; nothing was saved. Retry after `Retry-After`.",
 )
+
+
+def declared_length(request) -> int:
+    """The body's length as the request declares it (0 when it does not say)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 class UnderManifest:
@@ -277,10 +289,7 @@ class AssetViewSet(
     def _refuse_oversized_body(request) -> None:
         """Answer 413 from the declared length, before the body is read at all."""
         limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
+        length = declared_length(request)
         if length > limit + MULTIPART_OVERHEAD_BYTES:
             raise PayloadTooLarge(
                 f"The request is {length} bytes; files may be at most {limit} bytes."
@@ -309,6 +318,54 @@ class ManifestAssetViewSet(UnderManifest, mixins.CreateModelMixin, AssetViewSet)
     def perform_create(self, serializer):
         serializer.instance = self.shown = services.asset_create(
             manifest=self.manifest, **serializer.validated_data
+        )
+
+    @extend_schema(
+        summary="Add many images at once, each as a new asset",
+        description=(
+            "Multipart: `files` (one part per image, in order), `asset_type` (the default "
+            "type), optionally `names` and `types` (one field each per file, in file order; "
+            "blank for the default) and `atomic`. Every file is checked (decoded, size, "
+            "pixel and frame limits) before anything is written; the accepted ones become "
+            "assets with generated tags, in file order, in one change: the manifest's "
+            "version moves once. 201 lists the new assets (`created`) and the files refused "
+            "(`refused`: index, file, reason). 400 when nothing was created: every file "
+            "refused, or any with `atomic=true` (the body lists them), or wrong arguments. "
+            "413 when the body declares more than VIDPIPE_BULK_MAX_BYTES, or one file is "
+            "over VIDPIPE_MAX_UPLOAD_BYTES."
+        ),
+        request={"multipart/form-data": BulkUploadRequestSerializer},
+        responses={
+            201: BulkUploadResultSerializer,
+            400: OpenApiResponse(
+                BulkUploadRefusedSerializer,
+                description="Nothing was created; `refused` names each file and why.",
+            ),
+            413: OpenApiResponse(ErrorSerializer, description="Over a size limit."),
+            503: STORAGE_UNAVAILABLE,
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="bulk",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def bulk(self, request, *args, **kwargs):
+        limit = settings.VIDPIPE_BULK_MAX_BYTES
+        length = declared_length(request)
+        if length > limit:
+            raise PayloadTooLarge(
+                f"The request is {length} bytes; a bulk upload may be at most {limit} bytes "
+                "(send the images in several requests)."
+            )
+        params = BulkUploadRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        result = services.assets_bulk_create(manifest=self.manifest, **params.validated_data)
+        created = AssetSerializer(result.created, many=True, context=self.get_serializer_context())
+        return Response(
+            {"created": created.data, "refused": [asdict(r) for r in result.refused]},
+            status.HTTP_201_CREATED,
         )
 
 
