@@ -259,7 +259,3 @@ class ConflictProjectSerializer(serializers.Serializer):
 
 class ConflictSerializer(ErrorSerializer):
     projects = ConflictProjectSerializer(many=True)
-
-
-class BulkUploadRefusedSerializer(ErrorSerializer):
-    refused = RefusedFileSerializer(many=True)

@@ -34,7 +34,6 @@ from manifests.filters import AssetFilter, ManifestFilter, ProjectFilter
 from manifests.models import Asset, Manifest, Project
 from manifests.serializers import (
     AssetSerializer,
-    BulkUploadRefusedSerializer,
     BulkUploadRequestSerializer,
     BulkUploadResultSerializer,
     ConflictSerializer,
@@ -337,9 +336,12 @@ class ManifestAssetViewSet(UnderManifest, mixins.CreateModelMixin, AssetViewSet)
         request={"multipart/form-data": BulkUploadRequestSerializer},
         responses={
             201: BulkUploadResultSerializer,
+            # Two shapes: files refused ({detail, refused}) or wrong arguments ({field: [..]}).
             400: OpenApiResponse(
-                BulkUploadRefusedSerializer,
-                description="Nothing was created; `refused` names each file and why.",
+                OpenApiTypes.OBJECT,
+                description="Nothing was created. Files refused: `{detail, refused: [{index, "
+                "file, reason}]}`; wrong arguments: "
+                "`{field: [messages]}`.",
             ),
             413: OpenApiResponse(ErrorSerializer, description="Over a size limit."),
             503: STORAGE_UNAVAILABLE,
