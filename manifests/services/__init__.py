@@ -7,9 +7,9 @@ counters, so concurrent requests cannot lose an update or hand out a tag twice.
 
 Callers use the package (`from manifests import services; services.asset_create(...)`);
 the modules split it by concern: `manifests`, `assets`, `contact_sheets`, `projects`,
-`versions` (frozen versions), `purging`, `orphans`, `thumbnails`, and what they share in
-`common` and `changes` (the one place a manifest changes) (and, for purging and the orphan
-sweep, in `stored_files`).
+`versions` (frozen versions), `bundles` (a manifest as a zip, out and in), `purging`,
+`orphans`, `thumbnails`, and what they share in `common` and `changes` (the one place a
+manifest changes) (and, for purging and the orphan sweep, in `stored_files`).
 """
 
 from manifests.services.assets import (
@@ -19,6 +19,11 @@ from manifests.services.assets import (
     asset_delete,
     asset_render_thumbnail,
     asset_update,
+)
+from manifests.services.bundles import (
+    manifest_export,
+    manifest_export_version,
+    manifest_import,
 )
 from manifests.services.common import MAX_LABEL_LENGTH, MAX_LABELS, normalize_labels
 from manifests.services.contact_sheets import manifest_render_contact_sheet
@@ -62,8 +67,11 @@ __all__ = [
     "manifest_create",
     "manifest_duplicate",
     "manifest_duplicate_version",
+    "manifest_export",
+    "manifest_export_version",
     "manifest_freeze",
     "manifest_freeze_current",
+    "manifest_import",
     "manifest_lock",
     "manifest_purge_candidates",
     "manifest_render_contact_sheet",
