@@ -15,6 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from manifests.exceptions import (
+    BundleRefused,
     InvalidImage,
     MalformedETag,
     ManifestInUse,
@@ -68,6 +69,8 @@ def to_api_exception(exc: Exception) -> Exception:
         return Conflict({"detail": str(exc)})
     if isinstance(exc, StorageUnavailable):
         return StorageUnavailableError(str(exc), settings.VIDPIPE_STORAGE_RETRY_AFTER)
+    if isinstance(exc, BundleRefused):
+        return exceptions.ValidationError({"bundle": [str(exc)], "entry": exc.entry})
     if isinstance(exc, InvalidImage):
         return exceptions.ValidationError({"file": [str(exc)]})
     if isinstance(exc, UploadTooLarge | UploadedFileTooBig):
