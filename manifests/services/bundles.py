@@ -40,7 +40,7 @@ from django.utils import timezone
 from manifests.exceptions import BundleRefused, InvalidImage, StoredFileMissing
 from manifests.files import new_files, save_file
 from manifests.images import ACCEPTED_FORMATS, inspect_and_thumbnail, safe_image_name
-from manifests.models import Asset, Manifest, ManifestVersion
+from manifests.models import MAX_DESCRIPTION_LENGTH, Asset, Manifest, ManifestVersion
 from manifests.services.common import (
     normalize_labels,
     refuse_unstorable_json,
@@ -376,9 +376,11 @@ def _check_keys(value: Any, keys: dict[str, bool], where: str) -> dict[str, Any]
     return value
 
 
-def _string(value: Any, where: str) -> str:
+def _string(value: Any, where: str, max_length: int | None = None) -> str:
     if not isinstance(value, str):
         raise _refuse(where, f"must be a string, not {type(value).__name__}.")
+    if max_length is not None and len(value) > max_length:
+        raise _refuse(where, f"at most {max_length} characters (it has {len(value)}).")
     return value
 
 
@@ -424,7 +426,9 @@ def _plan_manifest(document: Any, name: str | None) -> Manifest:
     fields = _check_keys(document["manifest"], MANIFEST_KEYS, "manifest")
     manifest = Manifest(
         name=(name or "").strip() or _string(fields["name"], "manifest.name").strip(),
-        description=_string(fields.get("description", ""), "manifest.description"),
+        description=_string(
+            fields.get("description", ""), "manifest.description", MAX_DESCRIPTION_LENGTH
+        ),
         category=_choice(
             fields.get("category", Manifest.Category.CUSTOM), Manifest.Category, "manifest.category"
         ),
@@ -476,7 +480,9 @@ def _plan_assets(document: dict[str, Any], manifest: Manifest) -> list[_PlannedA
             manifest_tag=tag,
             asset_type=asset_type,
             name=_string(fields["name"], f"{where}.name").strip(),
-            description=_string(fields.get("description", ""), f"{where}.description"),
+            description=_string(
+                fields.get("description", ""), f"{where}.description", MAX_DESCRIPTION_LENGTH
+            ),
             user_tags=_labels(fields.get("user_tags", []), "user_tags", where),
             source=_choice(
                 fields.get("source", Asset.Source.UPLOAD), Asset.Source, f"{where}.source"
