@@ -10,6 +10,7 @@ import struct
 import zipfile
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.http import StreamingHttpResponse
 from PIL import Image
 
@@ -681,3 +682,122 @@ def test_the_service_raises_bundle_refused(db):
         services.manifest_import(bundle=io.BytesIO(b"nope"))
 
     assert refused.value.entry == "bundle"
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def run(*args, **options) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def test_export_and_import_commands_round_trip(tmp_path, cast, media_root):
+    path = tmp_path / "cast.zip"
+
+    out, _ = run("export_manifest", str(cast.pk), "-o", str(path))
+
+    assert f'Exported "Cast" v{cast.version} ({cast.pk}): 4 assets' in out
+    assert f"to {path}." in out
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "media") == ["cast.zip"]
+
+    out, _ = run("import_manifest", str(path), "--name", "Cast again")
+
+    new_id, summary_line = out.splitlines()
+    imported = Manifest.objects.get(pk=new_id)
+    assert imported.name == "Cast again"
+    assert f'Imported cast.zip as "Cast again" ({imported.pk}), a DRAFT: 4 assets, 3 images.' in (
+        summary_line
+    )
+    assert summary(imported) == summary(cast)
+
+
+def test_export_command_writes_the_zip_to_stdout_and_the_summary_to_stderr(cast):
+    binary = io.BytesIO()
+    out = io.TextIOWrapper(binary)
+    err = io.StringIO()
+
+    call_command("export_manifest", str(cast.pk), stdout=out, stderr=err)
+
+    out.flush()
+    document, _ = read_bundle(binary.getvalue())
+    assert document["manifest"]["name"] == "Cast"
+    assert "to stdout." in err.getvalue()
+
+
+def test_export_command_exports_a_frozen_version(tmp_path, cast):
+    version = services.manifest_freeze(manifest=cast)
+    services.asset_update(
+        asset=Asset.objects.get(manifest=cast, manifest_tag="CHAR_01"), name="New"
+    )
+    path = tmp_path / "v.zip"
+
+    out, _ = run("export_manifest", str(cast.pk), "--version", str(version.number), "-o", str(path))
+
+    assert f"v{version.number} (frozen)" in out
+    document, _ = read_bundle(path.read_bytes())
+    assert document["assets"][0]["name"] == "Hero"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["not-a-uuid"], '"not-a-uuid" is not a manifest id'),
+        (["00000000-0000-0000-0000-000000000007"], "No live manifest has the id"),
+        (
+            ["{cast}", "--version", "9"],
+            "has no frozen version 9; its frozen versions are: none yet",
+        ),
+    ],
+)
+def test_export_command_refuses_unknown_manifests_and_versions(tmp_path, cast, arguments, message):
+    arguments = [argument.format(cast=cast.pk) for argument in arguments]
+
+    with pytest.raises(CommandError, match=message):
+        run("export_manifest", *arguments, "-o", str(tmp_path / "x.zip"))
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_export_command_leaves_no_partial_file_when_an_image_is_missing(tmp_path, cast, media_root):
+    os.remove(
+        media_root / Asset.objects.get(manifest=cast, manifest_tag="OBJ_01").reference_image.name
+    )
+
+    with pytest.raises(CommandError, match="OBJ_01 “Lamp”"):
+        run("export_manifest", str(cast.pk), "-o", str(tmp_path / "x.zip"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["media"]
+
+
+def test_import_command_reports_progress_and_prints_the_id_alone_at_verbosity_zero(tmp_path, db):
+    many = [asset_entry(f"OBJ_{n:02d}", "OBJECT", name=f"Prop {n}") for n in range(1, 206)]
+    path = tmp_path / "props.zip"
+    path.write_bytes(bundle_of(*many))
+
+    out, _ = run("import_manifest", str(path))
+
+    assert [line for line in out.splitlines() if line.startswith("Imported ") and "…" in line] == [
+        "Imported 100 assets…",
+        "Imported 200 assets…",
+    ]
+    assert "205 assets, 0 images." in out
+    quiet, _ = run("import_manifest", str(path), verbosity=0)
+    assert Manifest.objects.filter(pk=quiet.strip()).exists()
+    assert quiet.count("\n") == 1
+
+
+def test_import_command_refuses_a_hostile_bundle_leaving_nothing(tmp_path, media_root, db):
+    path = tmp_path / "evil.zip"
+    path.write_bytes(HOSTILE["path traversal"][0])
+
+    with pytest.raises(
+        CommandError, match=r"Cannot import .*evil.zip: images/\.\./\.\./evil.png: path traversal"
+    ):
+        run("import_manifest", str(path))
+    assert Manifest.all_objects.count() == 0
+    assert stored_files(media_root) == []
+
+
+def test_import_command_refuses_a_missing_file(tmp_path):
+    with pytest.raises(CommandError, match=r"Cannot read .*nothing\.zip: No such file"):
+        run("import_manifest", str(tmp_path / "nothing.zip"))
