@@ -5,7 +5,8 @@ Every change goes through `manifests.services`, like the API: the form saves wit
 `asset_delete`/`asset_attach_image`, and deleting is the domain's soft delete. The
 changelist's filters are in `manifests.admin.filters`; its actions and the duplicate,
 restore and lineage pages in `manifests.admin.manifest_actions`; frozen versions (their list,
-pages and the freeze button) in `manifests.admin.versions`.
+pages and the freeze button) in `manifests.admin.versions`; bundles (the export button and
+action, the import page) in `manifests.admin.bundles`.
 """
 
 from django import forms
@@ -17,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from manifests import services
 from manifests.admin.assets import AssetInline
+from manifests.admin.bundles import ManifestBundlesMixin
 from manifests.admin.common import (
     FORM_PREVIEW_PX,
     LIST_PREVIEW_PX,
@@ -130,6 +132,7 @@ class ManifestAdmin(
     BoundedSearch,
     ManifestActionsMixin,
     ManifestVersionsMixin,
+    ManifestBundlesMixin,
     admin.ModelAdmin,
 ):
     form = ManifestForm
@@ -169,6 +172,7 @@ class ManifestAdmin(
         "duplicate_selected",
         "render_contact_sheets",
         "freeze_selected",
+        "export_bundle",
         "soft_delete_selected",
         "restore_selected",
     ]
