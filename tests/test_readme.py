@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import uuid
 from contextlib import closing
 from pathlib import Path
 
@@ -35,10 +36,17 @@ CAST = [("CHAR_01", "Hero"), ("CHAR_02", "Sidekick"), ("OBJ_01", "Sword")]
 
 
 def sh_block(heading: str) -> str:
-    """The one ```sh block in the README section under `## heading`."""
+    """The one ```sh block in the README section under `## heading`; for a section of
+    several parts, "Section / Part" names its `### Part`."""
     readme = (ROOT / "README.md").read_text()
+    heading, _, part = heading.partition(" / ")
     section = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", readme, re.M | re.S)
     assert section, f"README has no section {heading!r}"
+    if part:
+        section = re.search(
+            rf"^### {re.escape(part)}\n(.*?)(?=^### |\Z)", section.group(1), re.M | re.S
+        )
+        assert section, f"README section {heading!r} has no part {part!r}"
     blocks = re.findall(r"^```sh\n(.*?)^```$", section.group(1), re.M | re.S)
     assert len(blocks) == 1, f"README section {heading!r} has {len(blocks)} sh blocks"
     return blocks[0]
@@ -191,3 +199,40 @@ def test_versions_walkthrough_runs_as_written(tmp_path):
     assert branch_sword["image_sha256"] == old_sword["image_sha256"]
     assert (tmp_path / "media" / old_sword["reference_image"]).is_file()
     assert assets(database, hero["id"])[1]["image_sha256"] != old_sword["image_sha256"]
+
+
+# What the bundles part of "Bulk work" promises, request by request.
+BUNDLES_STATUSES = [
+    200,  # the export
+    200,  # the latest frozen version's export
+    201,  # the import
+    400,  # the refused bundle
+]
+
+
+def test_bundles_walkthrough_runs_as_written(tmp_path):
+    statuses, before, after = run_sections(
+        tmp_path,
+        "First steps",
+        "A walk through the API",
+        "Bulk work / A manifest as one zip (bundles)",
+    )
+
+    assert statuses == WALKTHROUGH_STATUSES + BUNDLES_STATUSES
+    assert after == before
+    database = tmp_path / "dev.sqlite3"
+    manifests = {row["name"]: row for row in rows(database, "SELECT * FROM manifests_manifest")}
+    hero = manifests["Hero Characters"]
+    for name in ["Hero Characters (imported)", "Hero Characters (restored)"]:
+        imported = manifests[name]
+        assert imported["status"] == "DRAFT" and imported["parent_manifest_id"] is None
+        pairs = [
+            (a["manifest_tag"], a["name"], a["image_sha256"])
+            for a in assets(database, imported["id"])
+        ]
+        assert pairs == [
+            (a["manifest_tag"], a["name"], a["image_sha256"]) for a in assets(database, hero["id"])
+        ]
+        sword = assets(database, imported["id"])[2]["reference_image"]
+        assert sword.startswith(f"manifests/{uuid.UUID(imported['id'])}/uploads/")
+        assert (tmp_path / "media" / sword).is_file()
