@@ -35,6 +35,13 @@ def noise_png(side: int = 24, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
+def image_upload_of(data: bytes, name: str = "image.png"):
+    upload = io.BytesIO(data)
+    upload.name = name
+    upload.size = len(data)
+    return upload
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -149,6 +156,22 @@ def test_export_streams_a_zip_of_the_manifest_and_its_images(api, cast):
         assert sha(images[asset["image"]["entry"]]) == asset["image"]["sha256"]
 
 
+def test_export_is_streamed_a_chunk_at_a_time(make_manifest, make_asset, settings):
+    """A chunk is at most about a MB of an image (images are read 1 MB at a time): the zip
+    is never built whole in memory."""
+    manifest = make_manifest("Big")
+    for number in range(3):
+        asset = make_asset(manifest, f"A{number}")
+        big = noise_png(side=800, seed=number)  # about 1.9 MB each
+        services.asset_attach_image(asset=asset, file=image_upload_of(big))
+
+    chunks = list(services.manifest_export(manifest=manifest))
+
+    assert len(chunks) >= 6
+    assert max(map(len, chunks)) <= 1024 * 1024 + 64 * 1024
+    assert sum(map(len, chunks)) > 3 * 1024 * 1024
+
+
 def test_export_stores_images_as_they_are_and_deflates_manifest_json(api, cast):
     data = streamed(api.get(export_url(cast)))
 
@@ -237,6 +260,19 @@ def test_export_of_a_version_that_is_not_frozen_is_404(api, cast):
 
     assert response.status_code == 404
     assert response.json()["versions"] == []
+
+
+def test_the_schema_documents_export_and_import(api):
+    paths = api.get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+
+    export = paths["/api/manifests/{id}/export/"]["get"]
+    assert "application/zip" in export["responses"]["200"]["content"]
+    version_export = paths["/api/manifests/{manifest_pk}/versions/{number}/export/"]["get"]
+    assert "application/zip" in version_export["responses"]["200"]["content"]
+    post = paths["/api/manifests/import/"]["post"]
+    assert "multipart/form-data" in post["requestBody"]["content"]
+    assert {"201", "400", "413"} <= set(post["responses"])
+    assert "Location" in post["responses"]["201"]["headers"]
 
 
 # --- round trips -------------------------------------------------------------------------
@@ -663,6 +699,43 @@ def test_a_bundle_over_the_asset_limit_is_refused(api, settings):
 
     assert response.status_code == 400
     assert "the limit is 1" in response.json()["bundle"][0]
+
+
+def test_a_zip_with_more_entries_than_a_bundle_may_have_is_refused_before_it_is_read(api, settings):
+    settings.VIDPIPE_BUNDLE_MAX_ASSETS = 3
+    data = zip_of({f"images/OBJ_{n:02d}.png": b"x" for n in range(1, 7)})
+
+    response = post_bundle(api, data)
+
+    assert response.status_code == 400
+    assert response.json()["entry"] == "bundle"
+    assert "its directory lists 6 entries" in response.json()["bundle"][0]
+
+
+def as_zip64(data: bytes) -> bytes:
+    """The same zip, its end record in the ZIP64 form (as a zip of 65,535+ entries has):
+    the real count and size in a ZIP64 end record, 0xFFFF… in the classic one."""
+    at = data.rfind(b"PK\x05\x06")
+    *_, count, size, offset, _ = struct.unpack("<4s4H2LH", data[at : at + 22])
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return data[:at] + record + locator + end
+
+
+def test_a_zip64_directory_is_measured_too(settings):
+    settings.VIDPIPE_BUNDLE_MAX_ASSETS = 3
+    data = as_zip64(zip_of({f"images/OBJ_{n:02d}.png": b"x" for n in range(1, 7)}))
+    assert len(zipfile.ZipFile(io.BytesIO(data)).namelist()) == 6
+
+    with pytest.raises(BundleRefused, match="its directory lists 6 entries"):
+        services.manifest_import(bundle=io.BytesIO(data))
+
+
+def test_a_zip64_bundle_within_the_limits_imports(db):
+    data = as_zip64(bundle_of(asset_entry("CHAR_01", image=PNG)))
+
+    assert services.manifest_import(bundle=io.BytesIO(data)).asset_count == 1
 
 
 def test_a_nul_in_an_entry_name_is_refused(api):

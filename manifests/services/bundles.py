@@ -20,8 +20,10 @@ reason, and leaves nothing: no rows, and the files already stored are removed ag
 
 import hashlib
 import json
+import os
 import re
 import stat
+import struct
 import tempfile
 import unicodedata
 import zipfile
@@ -58,6 +60,8 @@ CHUNK_BYTES = 1024 * 1024
 MAX_MANIFEST_JSON_BYTES = 64 * 1024 * 1024
 # Below this, an entry may expand more than the ratio allows: tiny entries compress well.
 RATIO_FLOOR_BYTES = 1024 * 1024
+# Room for one entry in the zip's central directory: its fixed 46 bytes, a name and extras.
+DIRECTORY_BYTES_PER_ENTRY = 1024
 # Entry names: `images/<tag>.<ext>`, the tag `<PREFIX>_<NN>` (manifests.tagging).
 TAG_PATTERN = re.compile(r"(?P<prefix>[A-Z]+)_(?P<number>[0-9]{2,9})")
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -227,6 +231,36 @@ def _refuse_unsafe_name(info: zipfile.ZipInfo) -> None:
         raise BundleRefused(entry, "control characters are not allowed in entry names.")
     if stat.S_ISLNK(info.external_attr >> 16):
         raise BundleRefused(entry, "symbolic links are not allowed in a bundle.")
+
+
+def _refuse_oversized_directory(bundle: IO[bytes]) -> None:
+    """Refuse a zip whose central directory is larger than a bundle's entries could need,
+    before ZipFile reads it: ZipFile holds all of it in memory, and an object per entry.
+    The end records say how large it is (the ZIP64 one for a large zip)."""
+    bundle.seek(0, os.SEEK_END)
+    end = bundle.tell()
+    tail_size = min(end, 22 + 0xFFFF + 20)  # the end record, its comment, a ZIP64 locator
+    bundle.seek(end - tail_size)
+    tail = bundle.read(tail_size)
+    bundle.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return  # not a zip: ZipFile says so
+    *_, entries, size, _, _ = struct.unpack("<4s4H2LH", tail[at : at + 22])
+    if at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+        _, _, offset, _ = struct.unpack("<4sLQL", tail[at - 20 : at])
+        bundle.seek(offset)
+        record = bundle.read(56)
+        bundle.seek(0)
+        if len(record) == 56 and record[:4] == b"PK\x06\x06":
+            entries, size = struct.unpack("<4sQ2H2L4Q", record)[7:9]
+    most = settings.VIDPIPE_BUNDLE_MAX_ASSETS + 2
+    if entries > most or size > most * DIRECTORY_BYTES_PER_ENTRY:
+        raise BundleRefused(
+            "bundle",
+            f"its directory lists {entries} entries in {size} bytes; a bundle has at most "
+            f"{most} entries (VIDPIPE_BUNDLE_MAX_ASSETS images and manifest.json).",
+        )
 
 
 def _checked_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -535,6 +569,7 @@ def manifest_import(
     row and no file. `name` replaces the bundle's; `on_asset_imported` is called after each
     asset's files are stored (progress), and whatever it raises undoes the import."""
     try:
+        _refuse_oversized_directory(bundle)
         archive = zipfile.ZipFile(bundle)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
         raise BundleRefused("bundle", f"it is not a zip file ({exc}).") from None

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -99,6 +99,15 @@ class ManifestBundleViewSet(StreamsZip, viewsets.GenericViewSet):
         "A bundle is checked through before anything is kept: a refusal is a 400 naming "
         "the entry and the reason, and leaves nothing behind.",
         request={"multipart/form-data": BundleUploadSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                description="The new manifest's URL.",
+                response=[201],
+            )
+        ],
         responses={
             201: ManifestDetailSerializer,
             400: OpenApiResponse(BundleRefusalSerializer, description="The bundle is refused."),
