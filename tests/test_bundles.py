@@ -328,6 +328,23 @@ def test_a_frozen_version_round_trips_as_frozen(api, cast):
     assert summary(imported) == frozen
 
 
+def test_import_costs_the_same_queries_whatever_the_number_of_assets(db):
+    def bundle(count):
+        return bundle_of(
+            *(asset_entry(f"CHAR_{n:02d}", name=f"N{n}", image=PNG) for n in range(1, count + 1))
+        )
+
+    small, large = bundle(2), bundle(8)
+
+    queries = [
+        count_queries(lambda data=data: services.manifest_import(bundle=io.BytesIO(data)))
+        for data in (small, large)
+    ]
+
+    assert_same_query_count(*queries)
+    assert queries[1].count == 4  # savepoint, the manifest, its assets (one INSERT), release
+
+
 def test_the_service_imports_from_an_open_file(tmp_path, cast):
     path = tmp_path / "cast.zip"
     with open(path, "wb") as out:
