@@ -39,10 +39,17 @@ class BundleUploadSerializer(serializers.Serializer):
 
 
 class BundleRefusalSerializer(serializers.Serializer):
-    bundle = serializers.ListField(child=serializers.CharField(), help_text="Why, naming it.")
-    entry = serializers.CharField(
-        help_text="The entry at fault: a name in the zip, manifest.json, or `bundle`."
+    """A refused bundle names the entry; a missing or empty file, or a bad name, is an
+    ordinary field error."""
+
+    bundle = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Why, naming the entry."
     )
+    entry = serializers.CharField(
+        required=False,
+        help_text="The entry at fault: a name in the zip, manifest.json, or `bundle`.",
+    )
+    name = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 def bundle_response(chunks, name: str, number: int) -> StreamingHttpResponse:
