@@ -394,6 +394,15 @@ def test_only_staff_may_import(reader_api, anon_api):
     assert Manifest.all_objects.count() == 0
 
 
+def test_import_is_never_read_as_a_manifest_id(api):
+    assert api.get(IMPORT_URL).status_code == 405
+    assert api.patch(IMPORT_URL, {"name": "x"}).status_code == 405
+    assert api.delete(IMPORT_URL).status_code == 405
+    assert api.post(IMPORT_URL + "/", {}, format="multipart").json() == {
+        "bundle": ["No file was submitted."]
+    }
+
+
 def test_import_without_a_bundle_is_400(api):
     response = api.post(IMPORT_URL, {}, format="multipart")
 
