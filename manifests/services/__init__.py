@@ -7,9 +7,10 @@ counters, so concurrent requests cannot lose an update or hand out a tag twice.
 
 Callers use the package (`from manifests import services; services.asset_create(...)`);
 the modules split it by concern: `manifests`, `assets`, `contact_sheets`, `projects`,
-`versions` (frozen versions), `bundles` (a manifest as a zip, out and in), `purging`,
-`orphans`, `thumbnails`, and what they share in `common` and `changes` (the one place a
-manifest changes) (and, for purging and the orphan sweep, in `stored_files`).
+`versions` (frozen versions), `bundles` (a manifest as a zip, out and in, with
+`bundle_json`), `purging`, `orphans`, `thumbnails`, and what they share in `common` and
+`changes` (the one place a manifest changes) (and, for purging and the orphan sweep, in
+`stored_files`).
 """
 
 from manifests.services.assets import (
