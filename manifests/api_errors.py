@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from manifests.exceptions import (
     BulkUploadRefused,
+    BundleRefused,
     InvalidImage,
     MalformedETag,
     ManifestInUse,
@@ -73,6 +74,8 @@ def to_api_exception(exc: Exception) -> Exception:
         return StorageUnavailableError(str(exc), settings.VIDPIPE_STORAGE_RETRY_AFTER)
     if isinstance(exc, BulkUploadRefused):
         return exceptions.ValidationError({"detail": str(exc)})  # `refused`: exception_handler
+    if isinstance(exc, BundleRefused):
+        return exceptions.ValidationError({"bundle": [str(exc)], "entry": exc.entry})
     if isinstance(exc, InvalidImage):
         return exceptions.ValidationError({"file": [str(exc)]})
     if isinstance(exc, UploadTooLarge | UploadedFileTooBig):

@@ -57,6 +57,17 @@ class BulkUploadRefused(ManifestError):
         super().__init__(f"{reason} {listed}{more}")
 
 
+class BundleRefused(ManifestError):
+    """A bundle (a manifest as a zip) that import refuses: `entry` names the part of it at
+    fault (an entry of the zip, `manifest.json`, or `bundle` for the file as a whole),
+    `reason` what is wrong with it. Nothing of the bundle was kept."""
+
+    def __init__(self, entry: str, reason: str):
+        self.entry = entry
+        self.reason = reason
+        super().__init__(f"{entry}: {reason}")
+
+
 class StoredFileMissing(ManifestError):
     """A file a row names is gone from storage (removed by hand, lost in a restore)."""
 

@@ -4,12 +4,15 @@ The API also checks Content-Length before reading a body, but that header may be
 wrong, or the body may be parsed before the view runs (session authentication reads the
 form for its CSRF check). This handler sits first in FILE_UPLOAD_HANDLERS and stops the
 parse as soon as one file passes VIDPIPE_MAX_UPLOAD_BYTES, so at most that many bytes of a
-file are ever read, in memory or on disk.
+file are ever read, in memory or on disk. A bundle import (a whole manifest as one zip)
+swaps it for BundleSizeLimitHandler, whose limit is VIDPIPE_MAX_BUNDLE_BYTES, before the
+body is parsed (`accept_bundle_upload`).
 """
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest
 
 
 class UploadedFileTooBig(RequestDataTooBig):
@@ -20,8 +23,10 @@ class UploadedFileTooBig(RequestDataTooBig):
 class UploadSizeLimitHandler(FileUploadHandler):
     """Raise UploadedFileTooBig (413 in the API, 400 elsewhere) once a file is too large."""
 
+    limit_setting = "VIDPIPE_MAX_UPLOAD_BYTES"
+
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        limit = settings.VIDPIPE_MAX_UPLOAD_BYTES
+        limit = getattr(settings, self.limit_setting)
         if start + len(raw_data) > limit:
             self._discard_partial_files()
             # Named: in a bulk upload, the client must know which of its files it was.
@@ -40,3 +45,18 @@ class UploadSizeLimitHandler(FileUploadHandler):
             partial = getattr(handler, "file", None)
             if partial is not None and handler is not self:
                 partial.close()
+
+
+class BundleSizeLimitHandler(UploadSizeLimitHandler):
+    """The same, for a bundle: one file of up to VIDPIPE_MAX_BUNDLE_BYTES."""
+
+    limit_setting = "VIDPIPE_MAX_BUNDLE_BYTES"
+
+
+def accept_bundle_upload(request: HttpRequest) -> None:
+    """Let this request's file be as large as a bundle may be. Call it before anything
+    reads the body (a view that does must be csrf_exempt and check CSRF itself after)."""
+    request.upload_handlers = [
+        BundleSizeLimitHandler(request) if type(handler) is UploadSizeLimitHandler else handler
+        for handler in request.upload_handlers
+    ]

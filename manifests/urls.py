@@ -14,6 +14,8 @@ class OptionalSlashRouter(DefaultRouter):
 
 
 router = OptionalSlashRouter()
+# Before "manifests": its detail route would take `import` for a manifest id.
+router.register("manifests", views.ManifestBundleViewSet, basename="manifest-bundle")
 router.register("manifests", views.ManifestViewSet, basename="manifest")
 router.register(
     r"manifests/(?P<manifest_pk>[^/.]+)/assets",
@@ -24,6 +26,11 @@ router.register(
     r"manifests/(?P<manifest_pk>[^/.]+)/versions",
     views.ManifestVersionViewSet,
     basename="manifest-version",
+)
+router.register(
+    r"manifests/(?P<manifest_pk>[^/.]+)/versions",
+    views.ManifestVersionBundleViewSet,
+    basename="manifest-version-bundle",
 )
 router.register("assets", views.AssetViewSet, basename="asset")
 # Before "projects": the API root lists one entry per prefix, the last registered one's,

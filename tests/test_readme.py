@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import uuid
 from contextlib import closing
 from pathlib import Path
 
@@ -35,11 +36,17 @@ CAST = [("CHAR_01", "Hero"), ("CHAR_02", "Sidekick"), ("OBJ_01", "Sword")]
 
 
 def sh_block(heading: str) -> str:
-    """The one ```sh block in the README section under `## heading` (or `### heading`, up
-    to the next heading of any level)."""
+    """The one ```sh block in the README section under `## heading`; for a section of
+    several parts, "Section / Part" names its `### Part`."""
     readme = (ROOT / "README.md").read_text()
-    section = re.search(rf"^###? {re.escape(heading)}\n(.*?)(?=^##+ |\Z)", readme, re.M | re.S)
+    heading, _, part = heading.partition(" / ")
+    section = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", readme, re.M | re.S)
     assert section, f"README has no section {heading!r}"
+    if part:
+        section = re.search(
+            rf"^### {re.escape(part)}\n(.*?)(?=^### |\Z)", section.group(1), re.M | re.S
+        )
+        assert section, f"README section {heading!r} has no part {part!r}"
     blocks = re.findall(r"^```sh\n(.*?)^```$", section.group(1), re.M | re.S)
     assert len(blocks) == 1, f"README section {heading!r} has {len(blocks)} sh blocks"
     return blocks[0]
@@ -204,7 +211,7 @@ BULK_STATUSES = [
 
 def test_bulk_upload_walkthrough_runs_as_written(tmp_path):
     statuses, _, _ = run_sections(
-        tmp_path, "First steps", "A walk through the API", "Many images at once"
+        tmp_path, "First steps", "A walk through the API", "Bulk work / Many images at once"
     )
 
     assert statuses == WALKTHROUGH_STATUSES + BULK_STATUSES
@@ -225,3 +232,40 @@ def test_bulk_upload_walkthrough_runs_as_written(tmp_path):
     for asset in assets(database, hero["id"])[len(CAST) :]:
         assert (tmp_path / "media" / asset["reference_image"]).is_file()
         assert (tmp_path / "media" / asset["thumbnail"]).is_file()
+
+
+# What the bundles part of "Bulk work" promises, request by request.
+BUNDLES_STATUSES = [
+    200,  # the export
+    200,  # the latest frozen version's export
+    201,  # the import
+    400,  # the refused bundle
+]
+
+
+def test_bundles_walkthrough_runs_as_written(tmp_path):
+    statuses, before, after = run_sections(
+        tmp_path,
+        "First steps",
+        "A walk through the API",
+        "Bulk work / A manifest as one zip (bundles)",
+    )
+
+    assert statuses == WALKTHROUGH_STATUSES + BUNDLES_STATUSES
+    assert after == before
+    database = tmp_path / "dev.sqlite3"
+    manifests = {row["name"]: row for row in rows(database, "SELECT * FROM manifests_manifest")}
+    hero = manifests["Hero Characters"]
+    for name in ["Hero Characters (imported)", "Hero Characters (restored)"]:
+        imported = manifests[name]
+        assert imported["status"] == "DRAFT" and imported["parent_manifest_id"] is None
+        pairs = [
+            (a["manifest_tag"], a["name"], a["image_sha256"])
+            for a in assets(database, imported["id"])
+        ]
+        assert pairs == [
+            (a["manifest_tag"], a["name"], a["image_sha256"]) for a in assets(database, hero["id"])
+        ]
+        sword = assets(database, imported["id"])[2]["reference_image"]
+        assert sword.startswith(f"manifests/{uuid.UUID(imported['id'])}/uploads/")
+        assert (tmp_path / "media" / sword).is_file()

@@ -226,6 +226,16 @@ VIDPIPE_THUMBNAIL_MAX_SIDE = env_int("VIDPIPE_THUMBNAIL_MAX_SIDE", 256)
 VIDPIPE_THUMBNAIL_FORMAT = os.environ.get("VIDPIPE_THUMBNAIL_FORMAT", "WEBP").strip().upper()
 # A TrueType font file for contact-sheet labels; empty: the font that ships with Pillow.
 VIDPIPE_CONTACT_SHEET_FONT = os.environ.get("VIDPIPE_CONTACT_SHEET_FONT", "")
+# Bundles (a manifest as one zip: export and import). The largest bundle an import accepts
+# (the one upload that may pass VIDPIPE_MAX_UPLOAD_BYTES), the most bytes its entries may
+# expand to in all, how many times its compressed size one entry may expand to (zip bombs),
+# and the most assets it may hold. Each image in it is held to the image limits above.
+VIDPIPE_MAX_BUNDLE_BYTES = env_int("VIDPIPE_MAX_BUNDLE_BYTES", 1024 * 1024 * 1024)
+VIDPIPE_BUNDLE_MAX_UNCOMPRESSED_BYTES = env_int(
+    "VIDPIPE_BUNDLE_MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024
+)
+VIDPIPE_BUNDLE_MAX_RATIO = env_int("VIDPIPE_BUNDLE_MAX_RATIO", 100)
+VIDPIPE_BUNDLE_MAX_ASSETS = env_int("VIDPIPE_BUNDLE_MAX_ASSETS", 5000)
 # Multipart uploads stop as soon as one file passes VIDPIPE_MAX_UPLOAD_BYTES, whatever the
 # request's Content-Length said; then the small-in-memory / large-on-disk handlers.
 FILE_UPLOAD_HANDLERS = [

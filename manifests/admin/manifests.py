@@ -6,7 +6,8 @@ Every change goes through `manifests.services`, like the API: the form saves wit
 changelist's filters are in `manifests.admin.filters`; its actions and the duplicate,
 restore and lineage pages in `manifests.admin.manifest_actions`; frozen versions (their list,
 pages and the freeze button) in `manifests.admin.versions`; the drop zone that adds many
-images at once in `manifests.admin.bulk`.
+images at once in `manifests.admin.bulk`; bundles (the export button and action, the import
+page) in `manifests.admin.bundles`.
 """
 
 from django import forms
@@ -19,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from manifests import services
 from manifests.admin.assets import AssetInline
 from manifests.admin.bulk import ManifestBulkUploadMixin
+from manifests.admin.bundles import ManifestBundlesMixin
 from manifests.admin.common import (
     FORM_PREVIEW_PX,
     LIST_PREVIEW_PX,
@@ -133,6 +135,7 @@ class ManifestAdmin(
     ManifestActionsMixin,
     ManifestVersionsMixin,
     ManifestBulkUploadMixin,
+    ManifestBundlesMixin,
     admin.ModelAdmin,
 ):
     form = ManifestForm
@@ -172,6 +175,7 @@ class ManifestAdmin(
         "duplicate_selected",
         "render_contact_sheets",
         "freeze_selected",
+        "export_bundle",
         "soft_delete_selected",
         "restore_selected",
     ]

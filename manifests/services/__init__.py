@@ -7,9 +7,10 @@ counters, so concurrent requests cannot lose an update or hand out a tag twice.
 
 Callers use the package (`from manifests import services; services.asset_create(...)`);
 the modules split it by concern: `manifests`, `assets`, `bulk` (many images at once),
-`contact_sheets`, `projects`, `versions` (frozen versions), `purging`, `orphans`,
-`thumbnails`, and what they share in `common` and `changes` (the one place a manifest
-changes) (and, for purging and the orphan sweep, in `stored_files`).
+`contact_sheets`, `projects`, `versions` (frozen versions), `bundles` (a manifest as a zip,
+out and in, with `bundle_json`), `purging`, `orphans`, `thumbnails`, and what they share in
+`common` and `changes` (the one place a manifest changes) (and, for purging and the orphan
+sweep, in `stored_files`).
 """
 
 from manifests.services.assets import (
@@ -26,6 +27,11 @@ from manifests.services.bulk import (
     asset_name_from_filename,
     assets_bulk_check,
     assets_bulk_create,
+)
+from manifests.services.bundles import (
+    manifest_export,
+    manifest_export_version,
+    manifest_import,
 )
 from manifests.services.common import MAX_LABEL_LENGTH, MAX_LABELS, normalize_labels
 from manifests.services.contact_sheets import manifest_render_contact_sheet
@@ -74,8 +80,11 @@ __all__ = [
     "manifest_create",
     "manifest_duplicate",
     "manifest_duplicate_version",
+    "manifest_export",
+    "manifest_export_version",
     "manifest_freeze",
     "manifest_freeze_current",
+    "manifest_import",
     "manifest_lock",
     "manifest_purge_candidates",
     "manifest_render_contact_sheet",

@@ -1,7 +1,8 @@
 """The REST API's views, one module per capability: `manifests` (manifests, assets,
-projects), `versions` (frozen versions) and `pins` (what a project pins). They check input
-shape and call `manifests.services`."""
+projects), `versions` (frozen versions), `pins` (what a project pins) and `bundles` (export
+and import as a zip). They check input shape and call `manifests.services`."""
 
+from manifests.views.bundles import ManifestBundleViewSet, ManifestVersionBundleViewSet
 from manifests.views.manifests import (
     MULTIPART_OVERHEAD_BYTES,
     AssetViewSet,
@@ -16,6 +17,8 @@ __all__ = [
     "MULTIPART_OVERHEAD_BYTES",
     "AssetViewSet",
     "ManifestAssetViewSet",
+    "ManifestBundleViewSet",
+    "ManifestVersionBundleViewSet",
     "ManifestVersionViewSet",
     "ManifestViewSet",
     "ProjectPinViewSet",
