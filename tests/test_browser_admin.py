@@ -119,6 +119,12 @@ def seed_other_manifests():
 
 
 def images_loaded(page, selector: str) -> list[bool]:
+    """Whether each image decoded, once the browser is done loading them all (on a busy
+    machine they may still be arriving when the page's text is already there)."""
+    page.wait_for_function(
+        "selector => [...document.querySelectorAll(selector)].every(img => img.complete)",
+        arg=selector,
+    )
     return page.eval_on_selector_all(
         selector, "imgs => imgs.map(img => img.complete && img.naturalWidth > 0)"
     )
