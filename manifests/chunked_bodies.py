@@ -21,6 +21,8 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream, WSGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from manifests.body_limits import files_limit
+
 READ_SIZE = 64 * 1024
 
 
@@ -36,13 +38,14 @@ def is_chunked(request: HttpRequest) -> bool:
 
 
 def body_limit(request: HttpRequest) -> int:
-    """The most bytes a chunked body may have: one file of VIDPIPE_MAX_UPLOAD_BYTES and
-    form fields of DATA_UPLOAD_MAX_MEMORY_SIZE for multipart, else the latter alone."""
+    """The most bytes a chunked body may have: the files its route takes (one image, or a
+    bulk upload's or a bundle's limit: `manifests.body_limits`) and form fields of
+    DATA_UPLOAD_MAX_MEMORY_SIZE for multipart, else the latter alone."""
     fields = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if fields is None:
         fields = settings.VIDPIPE_MAX_UPLOAD_BYTES
     if request.content_type == "multipart/form-data":
-        return settings.VIDPIPE_MAX_UPLOAD_BYTES + fields
+        return files_limit(request.path) + fields
     return fields
 
 

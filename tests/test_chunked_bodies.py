@@ -3,7 +3,9 @@ within the same size limits as any body, refused with 413 past them without bein
 whole, never mistaken for an empty body."""
 
 import http.client
+import io
 import json
+import os
 import socket
 from urllib.parse import urlsplit
 
@@ -11,6 +13,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, FakePayload, encode_multipart
+from PIL import Image
 from rest_framework.authtoken.models import Token
 
 from manifests.models import Asset, Manifest
@@ -74,6 +77,43 @@ def test_chunked_multipart_upload_is_accepted(api, asset, media_root):
     stored = Asset.objects.get(pk=asset.pk)
     assert (stored.image_width, stored.image_height) == (40, 30)
     assert stored.reference_image.read() == content
+
+
+def noise_png(side: int) -> bytes:
+    """A PNG that does not compress: random pixels, about side * side * 3 bytes."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_chunked_bulk_upload_may_carry_more_than_one_image(
+    api, make_manifest, settings, media_root
+):
+    # A bulk upload's chunked body is held to the bulk limit (manifests.body_limits), not to
+    # the one-image limit that would refuse it.
+    settings.VIDPIPE_MAX_UPLOAD_BYTES = 25_000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    manifest = make_manifest()
+    images = [noise_png(80) for _ in range(3)]  # about 19 KB each
+    form = encode_multipart(
+        BOUNDARY,
+        {
+            "asset_type": "OBJECT",
+            "files": [make.upload(content, f"prop_{n}.png") for n, content in enumerate(images)],
+        },
+    )
+    assert len(form) > 25_000 + 1024  # over what a one-image route takes
+    response = chunked(
+        api,
+        "POST",
+        f"/api/manifests/{manifest.pk}/assets/bulk",
+        StreamedBody(form),
+        MULTIPART_CONTENT,
+    )
+    assert response.status_code == 201, response.content
+    assert [a["name"] for a in response.json()["created"]] == ["prop 0", "prop 1", "prop 2"]
+    stored = Asset.objects.filter(manifest=manifest).order_by("sort_order")
+    assert [a.reference_image.read() for a in stored] == images
 
 
 def test_chunked_json_over_the_memory_limit_is_413_unread(api, settings, db):

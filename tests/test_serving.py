@@ -5,7 +5,9 @@ the whole test gives up after DEADLINE seconds.
 """
 
 import http.client
+import io
 import json
+import os
 import re
 import select
 import shutil
@@ -15,10 +17,12 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
 
 from tests.processes import ROOT, manage, production_env, serve
 from vidpipe.serve import missing_modules
@@ -35,6 +39,9 @@ needs_nginx = pytest.mark.skipif(
 HTTPS = {"X-Forwarded-Proto": "https"}  # as a TLS proxy in front would say
 CLIENT_TIMEOUT = 3  # seconds: CLIENT_TIMEOUT of the server under test
 BODY_DEADLINE = 7  # seconds: its CLIENT_BODY_DEADLINE
+MIN_BODY_RATE = 10_000  # bytes a second: its CLIENT_MIN_BODY_RATE
+SLOW_BODY = 10_000  # bytes: the Content-Length of a slow body
+ALLOWED = BODY_DEADLINE + SLOW_BODY // MIN_BODY_RATE  # seconds: a slow body's whole deadline
 TRICKLE_EVERY = 1.5  # seconds between two bytes of a slow client (under CLIENT_TIMEOUT)
 DEADLINE = 30  # seconds: the slow clients give up waiting for the server after this
 
@@ -54,6 +61,7 @@ def _production_server_env(tmp_path: Path) -> tuple[dict[str, str], str]:
         DJANGO_SECURE_PROXY_SSL_HEADER="1",
         CLIENT_TIMEOUT=str(CLIENT_TIMEOUT),
         CLIENT_BODY_DEADLINE=str(BODY_DEADLINE),
+        CLIENT_MIN_BODY_RATE=str(MIN_BODY_RATE),
     )
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
@@ -80,7 +88,7 @@ class SlowClients:
         body_head = (
             "POST /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
             f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
-            "Content-Length: 10000\r\n\r\n"
+            f"Content-Length: {SLOW_BODY}\r\n\r\n"
         )
         header_head = "GET /api/manifests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
         heads = {"body": body_head, "headers": header_head, "stalled": body_head}
@@ -160,15 +168,14 @@ def test_a_request_is_answered_while_100_slow_clients_are_connected(tmp_path):
     assert still_open >= 90  # the slow clients were connected meanwhile
     # Every slow client was closed by the server in bounded time, however fast it trickled:
     # headers within CLIENT_TIMEOUT of connecting, a body that stopped CLIENT_TIMEOUT after
-    # its last byte, and a body still trickling at the body deadline with a 408 saying so.
+    # its last byte, and a body still trickling at its deadline (CLIENT_BODY_DEADLINE and its
+    # length at CLIENT_MIN_BODY_RATE) with a 408 saying so.
     assert len(slow.closed_after) == 100
-    assert max(slow.closed("headers")) < CLIENT_TIMEOUT + 2 < BODY_DEADLINE
+    assert max(slow.closed("headers")) < CLIENT_TIMEOUT + 2 < ALLOWED
     assert max(slow.closed("stalled")) < CLIENT_TIMEOUT + 2
-    assert min(slow.closed("body")) > BODY_DEADLINE - 1
-    assert max(slow.closed("body")) < BODY_DEADLINE + 2
-    deadline_answer = (
-        b'{"detail": "The request body did not arrive within %d seconds."}' % BODY_DEADLINE
-    )
+    assert min(slow.closed("body")) > ALLOWED - 1
+    assert max(slow.closed("body")) < ALLOWED + 2
+    deadline_answer = b'{"detail": "The request body did not arrive within %d seconds."}' % ALLOWED
     for answer in slow.answered("body"):
         assert answer.startswith(b"HTTP/1.1 408 ")
         assert b"Content-Type: application/json" in answer
@@ -297,3 +304,73 @@ def test_make_serve_without_the_lua_module_says_what_to_install(tmp_path):
         "ndk_http_module.so, ngx_http_lua_module.so; Debian: apt-get install "
         "libnginx-mod-http-lua, or set NGINX_MODULES)"
     )
+
+
+def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    for field, filename, content in files:
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + content
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+@needs_nginx
+def test_bulk_uploads_and_bundles_may_be_larger_than_one_image_behind_make_serve(tmp_path):
+    # nginx holds each route to its own body limit (manifests.body_limits): 14 images of
+    # ~92 KB pass on the bulk route and, as a bundle, on the import route, where a route for
+    # one image (100 KB and the 1 MB margin) refuses the same body before reading it.
+    env, token = _production_server_env(tmp_path)
+    env.update(VIDPIPE_MAX_UPLOAD_BYTES=str(100_000))
+    images = []
+    for _ in range(14):
+        buffer = io.BytesIO()
+        Image.frombytes("RGB", (175, 175), os.urandom(175 * 175 * 3)).save(buffer, "PNG")
+        images.append(buffer.getvalue())
+    headers = {**HTTPS, "Authorization": f"Token {token}"}
+    with serve(env, headers=HTTPS) as base:
+        netloc = urlsplit(base).netloc
+
+        def post(path: str, body: bytes, content_type: str) -> tuple[int, dict]:
+            client = http.client.HTTPConnection(netloc, timeout=30)
+            client.request("POST", path, body, {**headers, "Content-Type": content_type})
+            answer = client.getresponse()
+            return answer.status, json.loads(answer.read())
+
+        status, manifest = post("/api/manifests", b'{"name": "Props"}', "application/json")
+        assert status == 201, manifest
+        body, content_type = _multipart(
+            {"asset_type": "OBJECT"},
+            [("files", f"prop_{n}.png", content) for n, content in enumerate(images)],
+        )
+        one_image = 100_000 + 1024 * 1024
+        assert len(body) > one_image
+        status, bulk = post(f"/api/manifests/{manifest['id']}/assets/bulk", body, content_type)
+        assert status == 201, bulk
+        assert len(bulk["created"]) == 14
+
+        # The same body where one image is the limit: nginx's 413, naming that limit.
+        asset = bulk["created"][0]["id"]
+        status, refused = post(f"/api/assets/{asset}/upload", body, content_type)
+        assert status == 413
+        assert refused == {"detail": f"The request body is larger than {one_image} bytes."}
+
+        export = f"{base}/api/manifests/{manifest['id']}/export"
+        request = urllib.request.Request(export, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as exported:
+            bundle = exported.read()
+        body, content_type = _multipart(
+            {"name": "Props (imported)"}, [("bundle", "props.zip", bundle)]
+        )
+        assert len(body) > one_image
+        status, imported = post("/api/manifests/import", body, content_type)
+        assert status == 201, imported
+        assert imported["asset_count"] == 14

@@ -5,15 +5,19 @@ memory or a temporary file) before it passes it to gunicorn's sync workers on a 
 loopback port; it answers their responses to the clients at the clients' pace too. A slow
 client therefore holds a connection in nginx, never a worker. Timeouts close slow clients:
 headers must arrive within CLIENT_TIMEOUT seconds, a body must not pause longer, and the
-whole request must have arrived CLIENT_BODY_DEADLINE seconds after it started (else 408).
+whole request must have arrived CLIENT_BODY_DEADLINE seconds after it started, plus its
+declared length at CLIENT_MIN_BODY_RATE bytes a second (else 408). Bodies are limited per
+route (`manifests.body_limits`: one image, a bulk upload, a bundle).
 
 Environment: HOST, PORT (nginx's address), WEB_CONCURRENCY (gunicorn workers, default 3),
 FORWARDED_ALLOW_IPS (comma-separated proxies whose X-Forwarded-Proto/-For are trusted,
 default 127.0.0.1, `*` for any), CLIENT_TIMEOUT (seconds, default 15), CLIENT_BODY_DEADLINE
-(seconds, default 120), NGINX (the nginx binary, default `nginx` on PATH), NGINX_MODULES
-(the folder of nginx's dynamic modules, default /usr/lib/nginx/modules: the body deadline
-needs the Lua module, Debian's libnginx-mod-http-lua). The nginx configuration is written
-into a temporary folder, removed on exit. Stops both on SIGTERM or SIGINT, or when either exits.
+(seconds, default 120), CLIENT_MIN_BODY_RATE (bytes a second, default 131072: 1 Mbit/s),
+REQUEST_TIMEOUT (seconds gunicorn and nginx give the app's answer, default 300), NGINX (the
+nginx binary, default `nginx` on PATH), NGINX_MODULES (the folder of nginx's dynamic
+modules, default /usr/lib/nginx/modules: the body deadline needs the Lua module, Debian's
+libnginx-mod-http-lua). The nginx configuration is written into a temporary folder, removed
+on exit. Stops both on SIGTERM or SIGINT, or when either exits.
 """
 
 import os
@@ -24,9 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-UPLOAD_MARGIN = 1024 * 1024  # multipart framing and form fields around the file
 MODULES = ("ndk_http_module.so", "ngx_http_lua_module.so")  # the body deadline's Lua
 
 
@@ -50,17 +54,48 @@ def trusted_proxies(allowed: str) -> tuple[str, str]:
     return geo, real_ip
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What make serve gives a client: seconds for its headers or between two reads
+    (`timeout`); seconds for its whole body (`body_deadline`, plus the declared length over
+    `min_rate` bytes a second); seconds for the app's answer (`request_timeout`); and the
+    largest body, everywhere (`max_body`) and on the routes that take more
+    (`large_bodies`: path pattern and limit, from manifests.body_limits)."""
+
+    timeout: int
+    body_deadline: int
+    min_rate: int
+    request_timeout: int
+    max_body: int
+    large_bodies: list[tuple[str, int]]
+
+
+def _location(match: str, upstream: int, max_body: int, name: str) -> str:
+    return f"""
+        location {match} {{
+            client_max_body_size {max_body};
+            error_page 413 @too_large_{name};
+            proxy_pass http://127.0.0.1:{upstream};
+        }}
+        location @too_large_{name} {{
+            default_type application/json;
+            return 413 '{{"detail": "The request body is larger than {max_body} bytes."}}';
+        }}"""
+
+
 def nginx_config(
     run: Path,
     listen: str,
     upstream: int,
-    max_body: int,
-    timeout: int,
-    body_deadline: int,
+    limits: Limits,
     trusted: tuple[str, str],
     modules: Path,
 ) -> str:
     geo, real_ip = trusted
+    locations = "".join(
+        _location(f"~ {pattern}", upstream, max_body, f"large_{number}")
+        for number, (pattern, max_body) in enumerate(limits.large_bodies)
+    ) + _location("/", upstream, limits.max_body, "default")
     return f"""# Written by vidpipe/serve.py for one run; see README "Production".
 load_module {modules}/ndk_http_module.so;
 load_module {modules}/ngx_http_lua_module.so;
@@ -79,15 +114,14 @@ http {{
     scgi_temp_path {run}/scgi;
 
     # Slow clients: all headers within the timeout (else closed), no body pause longer
-    # (else closed), answers read at least that often; bodies over the upload limit (with
-    # room for the multipart framing) get 413 before they are read. A body trickled faster
-    # than the timeout gets 408 at the body deadline: see `access_by_lua_block` below.
-    client_header_timeout {timeout}s;
-    client_body_timeout {timeout}s;
-    send_timeout {timeout}s;
-    keepalive_timeout {timeout}s;
+    # (else closed), answers read at least that often; bodies over their route's limit
+    # (with room for the multipart framing) get 413 before they are read. A body trickled
+    # faster than the timeout gets 408 at its deadline: see `access_by_lua_block` below.
+    client_header_timeout {limits.timeout}s;
+    client_body_timeout {limits.timeout}s;
+    send_timeout {limits.timeout}s;
+    keepalive_timeout {limits.timeout}s;
     reset_timedout_connection on;
-    client_max_body_size {max_body};
     client_body_buffer_size 256k;
 
     # X-Forwarded-Proto and -For are believed only from FORWARDED_ALLOW_IPS; from anyone
@@ -105,45 +139,43 @@ http {{
 
     server {{
         listen {listen};
-        error_page 413 @too_large;
-        location @too_large {{
-            default_type application/json;
-            return 413 '{{"detail": "The request body is larger than {max_body} bytes."}}';
+        # Inherited by every location below, which each add their body limit.
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-Proto $vidpipe_proto;
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_request_buffering on;
+        proxy_buffering on;
+        proxy_read_timeout {limits.request_timeout}s;
+
+        # nginx times the pauses in a body, never the whole of it: a client sending a byte
+        # every few seconds would hold its connection for as long as the body lasts. Here
+        # nginx's own reader (chunked bodies, temporary files, the 413) reads the body while
+        # a light thread answers 408 and closes the connection if the request is not whole
+        # {limits.body_deadline} s after it started, plus its declared length at
+        # {limits.min_rate} bytes a second.
+        access_by_lua_block {{
+            if not ngx.var.http_content_length and not ngx.var.http_transfer_encoding then
+                return
+            end
+            local length = tonumber(ngx.var.http_content_length) or 0
+            local allowed = math.ceil({limits.body_deadline} + length / {limits.min_rate})
+            local left = allowed - (ngx.now() - ngx.req.start_time())
+            local deadline = ngx.thread.spawn(function()
+                ngx.sleep(math.max(left, 0.001))
+                ngx.log(ngx.WARN, "request body not whole within ", allowed, " s: 408")
+                local answer = '{{"detail": "The request body did not arrive within '
+                    .. allowed .. ' seconds."}}'
+                ngx.status = 408
+                ngx.header["Content-Type"] = "application/json"
+                ngx.header["Content-Length"] = #answer
+                ngx.header["Connection"] = "close"
+                ngx.print(answer)
+                return ngx.exit(ngx.HTTP_OK)
+            end)
+            ngx.req.read_body()
+            ngx.thread.kill(deadline)
         }}
-        location / {{
-            # nginx times the pauses in a body, never the whole of it: a client sending a
-            # byte every few seconds would hold its connection for as long as the body
-            # lasts. Here nginx's own reader (chunked bodies, temporary files, the 413)
-            # reads the body while a light thread answers 408 and closes the connection if
-            # the request is not whole {body_deadline} s after it started.
-            access_by_lua_block {{
-                if not ngx.var.http_content_length and not ngx.var.http_transfer_encoding then
-                    return
-                end
-                local left = {body_deadline} - (ngx.now() - ngx.req.start_time())
-                local deadline = ngx.thread.spawn(function()
-                    ngx.sleep(math.max(left, 0.001))
-                    ngx.log(ngx.WARN, "request body not whole within {body_deadline} s: 408")
-                    local answer = '{{"detail": "The request body did not arrive within '
-                        .. '{body_deadline} seconds."}}'
-                    ngx.status = 408
-                    ngx.header["Content-Type"] = "application/json"
-                    ngx.header["Content-Length"] = #answer
-                    ngx.header["Connection"] = "close"
-                    ngx.print(answer)
-                    return ngx.exit(ngx.HTTP_OK)
-                end)
-                ngx.req.read_body()
-                ngx.thread.kill(deadline)
-            }}
-            proxy_pass http://127.0.0.1:{upstream};
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-Proto $vidpipe_proto;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_request_buffering on;
-            proxy_buffering on;
-            proxy_read_timeout 60s;
-        }}
+{locations}
     }}
 }}
 """
@@ -179,7 +211,10 @@ def main() -> int:
         )
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vidpipe.settings")
-    from django.conf import settings
+    import django
+
+    django.setup()  # the body limits come from the settings
+    from manifests.body_limits import default_body_limit, large_body_locations
 
     host = os.environ.get("HOST") or "127.0.0.1"
     port = os.environ.get("PORT") or "8000"
@@ -188,14 +223,20 @@ def main() -> int:
     run = Path(tempfile.mkdtemp(prefix="vidpipe-serve-"))
     run.chmod(0o755)  # nginx's workers (nobody, when started as root) use its temp folders
     config = run / "nginx.conf"
+    limits = Limits(
+        timeout=int(os.environ.get("CLIENT_TIMEOUT") or 15),
+        body_deadline=int(os.environ.get("CLIENT_BODY_DEADLINE") or 120),
+        min_rate=int(os.environ.get("CLIENT_MIN_BODY_RATE") or 131072),
+        request_timeout=int(os.environ.get("REQUEST_TIMEOUT") or 300),
+        max_body=default_body_limit(),
+        large_bodies=large_body_locations(),
+    )
     config.write_text(
         nginx_config(
             run,
             listen,
             upstream,
-            settings.VIDPIPE_MAX_UPLOAD_BYTES + UPLOAD_MARGIN,
-            int(os.environ.get("CLIENT_TIMEOUT") or 15),
-            int(os.environ.get("CLIENT_BODY_DEADLINE") or 120),
+            limits,
             trusted_proxies(os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"),
             modules,
         )
@@ -207,6 +248,10 @@ def main() -> int:
         f"127.0.0.1:{upstream}",
         "--workers",
         os.environ.get("WEB_CONCURRENCY") or "3",
+        # A bundle import or a bulk upload of large images may take more than gunicorn's
+        # default 30 s; nginx waits as long (proxy_read_timeout).
+        "--timeout",
+        str(limits.request_timeout),
         "--access-logfile",
         "-",
         "--forwarded-allow-ips",
