@@ -843,7 +843,8 @@ def test_export_command_exports_a_frozen_version(tmp_path, cast):
     ("arguments", "message"),
     [
         (["not-a-uuid"], '"not-a-uuid" is not a manifest id'),
-        (["00000000-0000-0000-0000-000000000007"], "No live manifest has the id"),
+        (["00000000-0000-0000-0000-000000000007"], "No manifest has the id"),
+        (["{deleted}"], r"is deleted; restore it before exporting\."),
         (
             ["{cast}", "--version", "9"],
             "has no frozen version 9; its frozen versions are: none yet",
@@ -851,7 +852,9 @@ def test_export_command_exports_a_frozen_version(tmp_path, cast):
     ],
 )
 def test_export_command_refuses_unknown_manifests_and_versions(tmp_path, cast, arguments, message):
-    arguments = [argument.format(cast=cast.pk) for argument in arguments]
+    deleted = services.manifest_create(name="Gone", category="MIXED")
+    services.manifest_soft_delete(manifest=deleted)
+    arguments = [argument.format(cast=cast.pk, deleted=deleted.pk) for argument in arguments]
 
     with pytest.raises(CommandError, match=message):
         run("export_manifest", *arguments, "-o", str(tmp_path / "x.zip"))

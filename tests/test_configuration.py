@@ -72,6 +72,15 @@ def test_an_unknown_thumbnail_format_fails_the_system_checks(settings):
     assert "VIDPIPE_THUMBNAIL_FORMAT must be one of WEBP, JPEG, not 'GIF'." in str(refused.value)
 
 
+def schema_status(base: str) -> int:
+    """The status of an anonymous GET /api/schema (the anonymous rate limit counts it)."""
+    try:
+        with urllib.request.urlopen(f"{base}/api/schema", timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
 def _redis_is_running() -> bool:
     try:
         socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
@@ -93,15 +102,8 @@ def test_two_servers_with_cache_url_share_one_rate_limit_budget(tmp_path):
     )
     manage(env, "migrate", "--noinput")
 
-    def status(base: str) -> int:
-        try:
-            with urllib.request.urlopen(f"{base}/api/schema", timeout=10) as answer:
-                return answer.status
-        except urllib.error.HTTPError as refused:
-            return refused.code
-
     with gunicorn(env) as first, gunicorn(env) as second:
-        statuses = [status(base) for base in [first, second] * 3]
+        statuses = [schema_status(base) for base in [first, second] * 3]
 
     assert statuses == [200, 200, 200, 200, 429, 429]
 
@@ -113,14 +115,7 @@ def test_without_cache_url_each_process_counts_alone(tmp_path):
     env.pop("REDIS_URL", None)
     manage(env, "migrate", "--noinput")
 
-    def status(base: str) -> int:
-        try:
-            with urllib.request.urlopen(f"{base}/api/schema", timeout=10) as answer:
-                return answer.status
-        except urllib.error.HTTPError as refused:
-            return refused.code
-
     with gunicorn(env) as first, gunicorn(env) as second:
-        statuses = [status(base) for base in [first, second] * 2]
+        statuses = [schema_status(base) for base in [first, second] * 2]
 
     assert statuses == [200, 200, 200, 200]

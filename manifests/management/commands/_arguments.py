@@ -1,6 +1,11 @@
 """Argument types shared by the operations commands."""
 
 import argparse
+import uuid
+
+from django.core.management.base import CommandError
+
+from manifests.models import Manifest
 
 # Ages beyond a century mean "nothing qualifies" and would overflow date arithmetic.
 MAX_AGE_DAYS = 36_500
@@ -34,3 +39,20 @@ def age_in_minutes(value: str) -> int:
             f"must be at most {MAX_AGE_DAYS * 24 * 60} minutes, not {number}"
         )
     return number
+
+
+def live_manifest(manifest_id: str, *, before: str) -> Manifest:
+    """The manifest a command's argument names, or a CommandError saying why not: not an
+    id, unknown, or deleted (to be restored `before` the command can act, e.g. "importing")."""
+    try:
+        pk = uuid.UUID(manifest_id)
+    except ValueError:
+        raise CommandError(f'"{manifest_id}" is not a manifest id (a UUID).') from None
+    manifest = Manifest.all_objects.filter(pk=pk).first()
+    if manifest is None:
+        raise CommandError(f"No manifest has the id {pk}.")
+    if manifest.is_deleted:
+        raise CommandError(
+            f'Manifest {pk} ("{manifest.name}") is deleted; restore it before {before}.'
+        )
+    return manifest

@@ -1,10 +1,9 @@
-import uuid
-
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from manifests import services
 from manifests.exceptions import ManifestError, domain_error_message
+from manifests.management.commands._arguments import live_manifest
 from manifests.management.commands._output import plural
 from manifests.models import Asset, Manifest
 
@@ -26,7 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, manifest_id: str, name: str | None, verbosity: int, **options):
-        source = self._live_manifest(manifest_id)
+        source = live_manifest(manifest_id, before="duplicating")
         copied = 0
 
         def show_progress(asset: Asset) -> None:
@@ -64,18 +63,3 @@ class Command(BaseCommand):
                 f"{plural(copy.asset_count, 'asset')}, {plural(files, 'file')} copied."
             )
         )
-
-    @staticmethod
-    def _live_manifest(manifest_id: str) -> Manifest:
-        try:
-            pk = uuid.UUID(manifest_id)
-        except ValueError:
-            raise CommandError(f'"{manifest_id}" is not a manifest id (a UUID).') from None
-        manifest = Manifest.all_objects.filter(pk=pk).first()
-        if manifest is None:
-            raise CommandError(f"No manifest has the id {pk}.")
-        if manifest.is_deleted:
-            raise CommandError(
-                f'Manifest {pk} ("{manifest.name}") is deleted; restore it before duplicating.'
-            )
-        return manifest

@@ -1,13 +1,12 @@
 import os
 import tempfile
-import uuid
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from manifests import services
 from manifests.exceptions import ManifestError, domain_error_message
-from manifests.management.commands._arguments import positive_int
+from manifests.management.commands._arguments import live_manifest, positive_int
 from manifests.management.commands._output import plural, size
 from manifests.models import Manifest, ManifestVersion
 
@@ -34,7 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, manifest_id: str, version: int | None, output: str | None, **options):
-        manifest = self._live_manifest(manifest_id)
+        manifest = live_manifest(manifest_id, before="exporting")
         try:
             if version is None:
                 chunks = services.manifest_export(manifest=manifest)
@@ -102,14 +101,3 @@ class Command(BaseCommand):
                 f"its frozen versions are: {listed or 'none yet'}."
             )
         return frozen
-
-    @staticmethod
-    def _live_manifest(manifest_id: str) -> Manifest:
-        try:
-            pk = uuid.UUID(manifest_id)
-        except ValueError:
-            raise CommandError(f'"{manifest_id}" is not a manifest id (a UUID).') from None
-        manifest = Manifest.objects.filter(pk=pk).first()
-        if manifest is None:
-            raise CommandError(f"No live manifest has the id {pk}.")
-        return manifest

@@ -1,5 +1,4 @@
 import os
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -9,6 +8,7 @@ from django.core.management.base import CommandError
 
 from manifests import services
 from manifests.exceptions import BulkUploadRefused, ManifestError, domain_error_message
+from manifests.management.commands._arguments import live_manifest
 from manifests.management.commands._output import OperationsCommand, plural
 from manifests.models import Asset, Manifest
 from manifests.services.bulk import RefusedFile
@@ -38,7 +38,7 @@ class Command(OperationsCommand):
         )
 
     def handle(self, *args, manifest_id: str, folder: str, asset_type: str, dry_run: bool, **_):
-        manifest = self._live_manifest(manifest_id)
+        manifest = live_manifest(manifest_id, before="importing")
         paths = self._files_in(Path(folder))
         batch_size = settings.VIDPIPE_BULK_MAX_FILES
         batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
@@ -121,18 +121,3 @@ class Command(OperationsCommand):
         if not files:
             raise CommandError(f"{folder} holds no files to import.")
         return files
-
-    @staticmethod
-    def _live_manifest(manifest_id: str) -> Manifest:
-        try:
-            pk = uuid.UUID(manifest_id)
-        except ValueError:
-            raise CommandError(f'"{manifest_id}" is not a manifest id (a UUID).') from None
-        manifest = Manifest.all_objects.filter(pk=pk).first()
-        if manifest is None:
-            raise CommandError(f"No manifest has the id {pk}.")
-        if manifest.is_deleted:
-            raise CommandError(
-                f'Manifest {pk} ("{manifest.name}") is deleted; restore it before importing.'
-            )
-        return manifest
