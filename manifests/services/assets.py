@@ -12,6 +12,8 @@ from manifests.etags import IfMatch, asset_etag
 from manifests.exceptions import StoredFileMissing, UploadTooLarge, VersionConflict
 from manifests.files import delete_files_on_commit, new_files, save_file
 from manifests.images import (
+    ImageInfo,
+    RenderedImage,
     inspect_and_thumbnail,
     render_thumbnail,
     safe_image_name,
@@ -133,6 +135,28 @@ def asset_delete(*, asset: Asset, if_match: IfMatch | None = None) -> None:
         delete_files_on_commit([current.reference_image.name, current.thumbnail.name])
 
 
+def store_asset_image(
+    asset: Asset, file: IO[bytes], filename: str | None, info: ImageInfo, thumbnail: RenderedImage
+) -> list[str]:
+    """Store an image that passed its checks, and its thumbnail, as `asset`'s files, and
+    describe the image on the asset (not saved): the one way an upload, a bulk upload and a
+    bundle import keep an image. Returns the names written, for the caller's `new_files`."""
+    file.seek(0)
+    written = [
+        save_file(asset.reference_image, safe_image_name(filename, info), file),
+        save_file(
+            asset.thumbnail,
+            thumbnail_name(asset, info.sha256, thumbnail.extension),
+            ContentFile(thumbnail.content),
+        ),
+    ]
+    asset.image_format = info.format
+    asset.image_width = info.width
+    asset.image_height = info.height
+    asset.image_sha256 = info.sha256
+    return written
+
+
 def asset_attach_image(
     *,
     asset: Asset,
@@ -156,20 +180,9 @@ def asset_attach_image(
         current = Asset.all_objects.get(pk=asset.pk)
         _refuse_stale(current, change.manifest, if_match)
         replaced = [current.reference_image.name, current.thumbnail.name]
-        file.seek(0)
-        name = safe_image_name(filename or getattr(file, "name", None), info)
-        stored.append(save_file(current.reference_image, name, file))
-        stored.append(
-            save_file(
-                current.thumbnail,
-                thumbnail_name(current, info.sha256, thumbnail.extension),
-                ContentFile(thumbnail.content),
-            )
+        stored += store_asset_image(
+            current, file, filename or getattr(file, "name", None), info, thumbnail
         )
-        current.image_format = info.format
-        current.image_width = info.width
-        current.image_height = info.height
-        current.image_sha256 = info.sha256
         current.save(
             update_fields=[
                 "reference_image",

@@ -16,16 +16,14 @@ from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from manifests.exceptions import BulkUploadRefused, InvalidImage, UploadTooLarge
-from manifests.files import new_files, save_file
-from manifests.images import ImageInfo, RenderedImage, inspect_and_thumbnail, safe_image_name
+from manifests.files import new_files
+from manifests.images import ImageInfo, RenderedImage, inspect_and_thumbnail
 from manifests.models import SORT_ORDER_MAX, Asset, Manifest
-from manifests.services.assets import _next_sort_order
+from manifests.services.assets import _next_sort_order, store_asset_image
 from manifests.services.changes import manifest_change
-from manifests.services.common import thumbnail_name
 from manifests.tagging import allocate_tag
 
 ASSET_TYPES = frozenset(Asset.AssetType.values)
@@ -226,22 +224,10 @@ def assets_bulk_create(
                 asset_type=accepted.asset_type,
                 manifest_tag=allocate_tag(locked, accepted.asset_type),
                 sort_order=first + position,
-                image_format=accepted.info.format,
-                image_width=accepted.info.width,
-                image_height=accepted.info.height,
-                image_sha256=accepted.info.sha256,
                 created_at=now + timedelta(microseconds=position),
             )
-            accepted.file.seek(0)
-            image_name = safe_image_name(accepted.filename, accepted.info)
-            stored.append(save_file(asset.reference_image, image_name, accepted.file))
-            thumbnail = accepted.thumbnail
-            stored.append(
-                save_file(
-                    asset.thumbnail,
-                    thumbnail_name(asset, accepted.info.sha256, thumbnail.extension),
-                    ContentFile(thumbnail.content),
-                )
+            stored += store_asset_image(
+                asset, accepted.file, accepted.filename, accepted.info, accepted.thumbnail
             )
             assets.append(asset)
         Asset.all_objects.bulk_create(assets)

@@ -29,14 +29,14 @@ from datetime import UTC
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.utils import timezone
 
 from manifests.exceptions import BundleRefused, InvalidImage, StoredFileMissing
-from manifests.files import new_files, save_file
-from manifests.images import ACCEPTED_FORMATS, inspect_and_thumbnail, safe_image_name
+from manifests.files import new_files
+from manifests.images import ACCEPTED_FORMATS, inspect_and_thumbnail
 from manifests.models import Asset, Manifest, ManifestVersion
+from manifests.services.assets import store_asset_image
 from manifests.services.bundle_json import (
     IMAGES_FOLDER,
     MANIFEST_ENTRY,
@@ -46,9 +46,6 @@ from manifests.services.bundle_json import (
     plan_manifest,
     read_document,
     tag_sequences,
-)
-from manifests.services.common import (
-    thumbnail_name,
 )
 from manifests.services.versions import manifest_content
 from manifests.zips import (
@@ -223,17 +220,6 @@ def _store_image(
             raise BundleRefused(
                 entry, f"it is a {image.format} image; its name must end in .{image.extension}."
             )
-        spool.seek(0)
-        file_name = safe_image_name(entry.removeprefix(IMAGES_FOLDER), image)
-        stored.append(save_file(asset.reference_image, file_name, File(spool, name=file_name)))
-    stored.append(
-        save_file(
-            asset.thumbnail,
-            thumbnail_name(asset, image.sha256, thumbnail.extension),
-            ContentFile(thumbnail.content),
+        stored += store_asset_image(
+            asset, spool, entry.removeprefix(IMAGES_FOLDER), image, thumbnail
         )
-    )
-    asset.image_format = image.format
-    asset.image_width = image.width
-    asset.image_height = image.height
-    asset.image_sha256 = image.sha256
