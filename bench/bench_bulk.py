@@ -8,16 +8,14 @@ import http.client
 import io
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 from PIL import Image
-from scratch import free_port, manage, production_env, staff_token  # bench/scratch.py
+from scratch import gunicorn, manage, production_env, staff_token  # bench/scratch.py
 
 REPO = Path(__file__).resolve().parent.parent
 TIME_TARGET_S = 30
@@ -147,30 +145,7 @@ def main() -> int:
             f"{sum(map(len, images)) / 1e6:.1f} MB in all; request body "
             f"{body.stat().st_size / 1e6:.1f} MB"
         )
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "vidpipe.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--timeout",
-                "600",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema", timeout=5)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        with gunicorn(env, "--workers", "1", "--timeout", "600") as (port, server):
             worker = worker_of(server.pid)
             warm = new_manifest(port, token, "Warm-up")
             upload(port, token, warm, warmup, warmup_type, worker)  # imports, first decode
@@ -186,9 +161,6 @@ def main() -> int:
                     f"run {run + 1}: {elapsed:.2f} s ({args.images / elapsed:.0f} images/s), "
                     f"worker peak RSS growth {peak:.0f} MB"
                 )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     elapsed = statistics.median(r[0] for r in runs)
     peak = max(r[1] for r in runs)
     print(f"median {elapsed:.2f} s; largest peak growth {peak:.0f} MB")

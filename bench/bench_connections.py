@@ -4,8 +4,6 @@ p50/p95/p99 and the connections the database saw opened."""
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -13,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-from scratch import free_port, manage, production_env, staff_token  # bench/scratch.py
+from scratch import gunicorn, manage, production_env, staff_token  # bench/scratch.py
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,37 +28,16 @@ def sessions(database_url: str, name: str) -> int:
 
 
 def run(env: dict[str, str], token: str, requests: int, in_flight: int, workers: int) -> dict:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "vidpipe.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/api/manifests?page_size=10"
-    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
+    with gunicorn(env, "--workers", str(workers)) as (port, _):
+        url = f"http://127.0.0.1:{port}/api/manifests?page_size=10"
+        request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
 
-    def get(_: int) -> float:
-        started = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-        return time.perf_counter() - started
+        def get(_: int) -> float:
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=30) as response:
+                response.read()
+            return time.perf_counter() - started
 
-    try:
-        for _ in range(100):
-            try:
-                get(0)
-                break
-            except OSError:
-                time.sleep(0.1)
         with ThreadPoolExecutor(in_flight) as pool:
             list(pool.map(get, range(in_flight * 4)))  # warm up every worker
             time.sleep(1.5)  # statistics reach pg_stat_database within a second
@@ -70,9 +47,6 @@ def run(env: dict[str, str], token: str, requests: int, in_flight: int, workers:
             elapsed = time.perf_counter() - started
         time.sleep(1.5)
         after = sessions(env["DATABASE_URL"], env["DATABASE_URL"].rsplit("/", 1)[1])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     quantile = statistics.quantiles(times, n=100)
     return {
         "req/s": requests / elapsed,

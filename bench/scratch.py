@@ -3,7 +3,12 @@
 import argparse
 import io
 import os
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,8 +60,6 @@ def free_port() -> int:
 
 def manage(env: dict[str, str], *args: str) -> str:
     """Run `manage.py` with `env` in the repository; its output (raises when it fails)."""
-    import subprocess
-
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
@@ -98,3 +101,34 @@ def staff_token(env: dict[str, str]) -> str:
         "user, _ = get_user_model().objects.get_or_create(username='bench', is_staff=True); "
         "print(Token.objects.get_or_create(user=user)[0].key)",
     ).strip()
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *options: str) -> Iterator[tuple[int, subprocess.Popen]]:
+    """gunicorn serving vidpipe.wsgi with `env` and `options` on a free loopback port, quiet;
+    yields (port, the master process) once it answers, and stops it after."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "vidpipe.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            *options,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema", timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
