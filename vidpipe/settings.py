@@ -188,8 +188,8 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"
 # The site's own static files (the favicon), beside those of the apps.
 STATICFILES_DIRS = [BASE_DIR / "vidpipe" / "static"]
 STORAGES = {
-    # Local disk, with signed and expiring URLs (vidpipe.media).
-    "default": {"BACKEND": "vidpipe.media.SignedURLStorage"},
+    # Local disk, with signed and expiring URLs (manifests.media_urls).
+    "default": {"BACKEND": "manifests.media_urls.SignedURLStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -201,7 +201,8 @@ MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Seconds a client is told to wait (Retry-After) when storage refuses a write (503).
 VIDPIPE_STORAGE_RETRY_AFTER = env_int("VIDPIPE_STORAGE_RETRY_AFTER", 30)
-# --- Who may read the files (vidpipe.media; README "Who may read the files") ----------------
+
+# --- Who may read the files (manifests.media_urls; README "Who may read the files") ------
 # Seconds a file URL handed out by the API or the admin is valid, at least (local disk: a
 # signed URL, checked by the media view; S3: a presigned URL).
 VIDPIPE_MEDIA_URL_SECONDS = env_int("VIDPIPE_MEDIA_URL_SECONDS", 3600)
