@@ -31,22 +31,22 @@ def serve_media(request, path: str):
         path, request.GET.get("expires", ""), request.GET.get("signature", "")
     ):
         return HttpResponseForbidden(REFUSED, content_type="text/plain; charset=utf-8")
+    try:
+        full = Path(safe_join(settings.MEDIA_ROOT, path))
+    except SuspiciousFileOperation:
+        raise Http404("No such file.") from None
+    if not full.is_file():
+        raise Http404("No such file.")
+    relative = full.relative_to(os.path.abspath(settings.MEDIA_ROOT)).as_posix()
     accel = settings.VIDPIPE_MEDIA_ACCEL_REDIRECT
-    if not accel:
-        response = serve(request, path, document_root=settings.MEDIA_ROOT)
-    else:
-        try:
-            full = Path(safe_join(settings.MEDIA_ROOT, path))
-        except SuspiciousFileOperation:
-            raise Http404("No such file.") from None
-        if not full.is_file():
-            raise Http404("No such file.")
-        relative = full.relative_to(os.path.abspath(settings.MEDIA_ROOT)).as_posix()
-        # The web server sends the file (its internal location, which clients cannot ask
-        # for); the type by extension is the one the upload was decoded as.
+    if accel:
+        # The web server sends the file, from its internal location (which clients cannot
+        # ask for); the type by extension is the one the upload was decoded as.
         response = HttpResponse()
         response["X-Accel-Redirect"] = accel + quote(relative)
         response["Content-Type"] = mimetypes.guess_type(relative)[0] or "application/octet-stream"
+    else:
+        response = serve(request, relative, document_root=settings.MEDIA_ROOT)
     if media_urls_expire():
         # A browser may keep it while its URL is valid, never a shared cache.
         left = max(0, int(request.GET["expires"]) - int(time.time()))
