@@ -8,8 +8,20 @@ from rest_framework import serializers
 from manifests.models import SORT_ORDER_MAX, SORT_ORDER_MIN, Asset, Manifest, Project
 from manifests.services import MAX_LABEL_LENGTH, MAX_LABELS
 
+# A file URL as the API hands it out (manifests.media_urls).
+FILE_URL_SCHEMA = {
+    "type": "string",
+    "format": "uri",
+    "nullable": True,
+    "readOnly": True,
+    "description": "Signed: anyone holding it may read the file, without credentials, "
+    "until it expires (VIDPIPE_MEDIA_URL_SECONDS, an hour by default, at least); then it "
+    "answers 403: read the resource again for a fresh one. Plain and lasting when the "
+    "server's media is public.",
+}
 
-@extend_schema_field({"type": "string", "format": "uri", "nullable": True, "readOnly": True})
+
+@extend_schema_field(FILE_URL_SCHEMA)
 class FileURLField(serializers.Field):
     """The absolute URL of a stored file, or null when there is none."""
 

@@ -7,10 +7,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from manifests.models import ManifestVersion
-from manifests.serializers import ErrorSerializer, ProjectSerializer
+from manifests.serializers import FILE_URL_SCHEMA, ErrorSerializer, ProjectSerializer
 
 
-@extend_schema_field({"type": "string", "format": "uri", "nullable": True, "readOnly": True})
+@extend_schema_field(FILE_URL_SCHEMA)
 class StoredNameURLField(serializers.Field):
     """The absolute URL of a stored file named in a frozen record (it serves the frozen
     bytes: files a frozen version names are never removed), or null when there is none."""

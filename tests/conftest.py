@@ -48,6 +48,11 @@ def stored_files(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
+def unsigned(url: str | None) -> str | None:
+    """A media URL without its signature (`?expires=…&signature=…`): where the file is."""
+    return url and url.split("?", 1)[0]
+
+
 @pytest.fixture
 def staff_user(db):
     return get_user_model().objects.create_user("curator", password="pw", is_staff=True)

@@ -1,7 +1,7 @@
 """The seed design note's walk-through, end to end through the HTTP API."""
 
 from manifests.models import Manifest
-from tests.conftest import image_upload, stored_files
+from tests.conftest import image_upload, stored_files, unsigned
 
 
 def test_seed_walkthrough(api, media_root):
@@ -36,11 +36,12 @@ def test_seed_walkthrough(api, media_root):
     assert uploaded.status_code == 200, uploaded.data
     url = uploaded.json()["reference_image_url"]
     expected = f"manifests/{mid}/uploads/{hero_id}_hero.png"
-    assert url == f"http://testserver/media/{expected}"
+    assert unsigned(url) == f"http://testserver/media/{expected}"
     thumbnail = f"manifests/{mid}/thumbnails/{hero_id}_"
     assert [f for f in stored_files(media_root) if not f.startswith(thumbnail)] == [expected]
-    assert uploaded.json()["thumbnail_url"].startswith(f"http://testserver/media/{thumbnail}")
-    assert api.get(url).status_code == 200  # served in development
+    thumbnail_url = unsigned(uploaded.json()["thumbnail_url"])
+    assert thumbnail_url.startswith(f"http://testserver/media/{thumbnail}")
+    assert api.get(url).status_code == 200  # served with its signature
 
     assert api.delete(f"/api/manifests/{mid}").status_code == 204
     listed = api.get("/api/manifests").json()

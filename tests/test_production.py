@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import image_upload
+from manifests.media_urls import signed_query
+from tests.conftest import image_bytes, image_upload, unsigned
 from tests.processes import gunicorn, manage, production_env
 
 
@@ -54,7 +55,7 @@ def test_gunicorn_serves_the_app_and_whitenoise_its_static_files(tmp_path):
         assert favicon.headers["Content-Type"] == "image/x-icon"
         for path, status in [
             ("/api/manifests", 401),
-            ("/media/manifests/x.png", 404),  # production leaves media to the web server
+            ("/media/manifests/x.png", 403),  # media needs a signed URL, in production too
         ]:
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(
@@ -77,9 +78,33 @@ def test_media_is_served_with_its_decoded_type_and_nosniff(api, make_manifest, m
         format="multipart",
     )
     url = response.json()["reference_image_url"]
-    assert url.endswith("_page.gif")
+    assert unsigned(url).endswith("_page.gif")
 
     served = api.get(url)
 
     assert served["Content-Type"] == "image/gif"
     assert served["X-Content-Type-Options"] == "nosniff"
+
+
+def test_gunicorn_alone_streams_media_for_a_signed_url_only(tmp_path, settings):
+    # Without a web server's accel location the app sends the bytes itself.
+    env = production_env(tmp_path, DJANGO_SECURE_PROXY_SSL_HEADER="1")
+    manage(env, "migrate", "--noinput")
+    name = "manifests/m/uploads/a_hero.png"
+    content = image_bytes(size=(30, 20))
+    (tmp_path / "media" / name).parent.mkdir(parents=True)
+    (tmp_path / "media" / name).write_bytes(content)
+    settings.SECRET_KEY = env["DJANGO_SECRET_KEY"]  # signed as the server signs
+    https = {"X-Forwarded-Proto": "https"}
+    with gunicorn(env, headers=https) as base:
+        signed = urllib.request.Request(f"{base}/media/{name}?{signed_query(name)}", headers=https)
+        with urllib.request.urlopen(signed, timeout=5) as served:
+            assert (served.status, served.read()) == (200, content)
+            assert served.headers["Content-Type"] == "image/png"
+            assert served.headers["Cache-Control"].startswith("private, max-age=")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(
+                urllib.request.Request(f"{base}/media/{name}", headers=https), timeout=5
+            )
+        assert refused.value.code == 403
+        assert content not in refused.value.read()

@@ -201,6 +201,22 @@ def test_versions_walkthrough_runs_as_written(tmp_path):
     assert assets(database, hero["id"])[1]["image_sha256"] != old_sword["image_sha256"]
 
 
+# What the "Who may read the files" commands' comments promise, request by request.
+MEDIA_STATUSES = [
+    200,  # the asset, with its signed image URL
+    200,  # the signed URL, without credentials
+    403,  # the same URL without its signature
+]
+
+
+def test_media_access_commands_run_as_written(tmp_path):
+    statuses, _, _ = run_sections(
+        tmp_path, "First steps", "A walk through the API", "Production / Who may read the files"
+    )
+
+    assert statuses == WALKTHROUGH_STATUSES + MEDIA_STATUSES
+
+
 # What the "Many images at once" walk-through's comments promise, request by request.
 BULK_STATUSES = [
     201,  # two images created, notes.txt refused

@@ -4,6 +4,7 @@ Loopback only, bounded: 100 connections, at most SLOW_CLIENTS_FOR seconds of tri
 the whole test gives up after DEADLINE seconds.
 """
 
+import hashlib
 import http.client
 import io
 import json
@@ -14,10 +15,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +40,7 @@ needs_nginx = pytest.mark.skipif(
 )
 
 HTTPS = {"X-Forwarded-Proto": "https"}  # as a TLS proxy in front would say
+JSON = "application/json"
 CLIENT_TIMEOUT = 3  # seconds: CLIENT_TIMEOUT of the server under test
 BODY_DEADLINE = 7  # seconds: its CLIENT_BODY_DEADLINE
 MIN_BODY_RATE = 10_000  # bytes a second: its CLIENT_MIN_BODY_RATE
@@ -374,3 +378,74 @@ def test_bulk_uploads_and_bundles_may_be_larger_than_one_image_behind_make_serve
         status, imported = post("/api/manifests/import", body, content_type)
         assert status == 201, imported
         assert imported["asset_count"] == 14
+
+
+@pytest.fixture
+def readable_media_root() -> Iterator[Path]:
+    """A MEDIA_ROOT nginx's workers may read (nobody, when started as root): not under
+    pytest's private temporary folder."""
+    media = Path(tempfile.mkdtemp(prefix="vidpipe-media-"))
+    media.chmod(0o755)
+    yield media
+    shutil.rmtree(media, ignore_errors=True)
+
+
+@needs_nginx
+def test_media_behind_make_serve_needs_a_signed_url_and_nginx_sends_the_bytes(
+    tmp_path, readable_media_root
+):
+    # The API hands out a signed URL; gunicorn checks it and nginx sends the file from its
+    # internal location (X-Accel-Redirect); a bare URL, a tampered one and the internal
+    # location itself give nothing.
+    env, token = _production_server_env(tmp_path)
+    env["MEDIA_ROOT"] = str(readable_media_root)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (60, 40), os.urandom(60 * 40 * 3)).save(buffer, "PNG")
+    content = buffer.getvalue()
+    auth = {"Authorization": f"Token {token}"}
+    with serve(env, headers=HTTPS) as base:
+        netloc = urlsplit(base).netloc
+
+        def request(path: str, body: bytes | None = None, content_type: str = "", **more):
+            client = http.client.HTTPConnection(netloc, timeout=30)
+            headers = {**HTTPS, **more, **({"Content-Type": content_type} if body else {})}
+            client.request("POST" if body else "GET", path, body, headers)
+            answer = client.getresponse()
+            return answer.status, answer.headers, answer.read()
+
+        def created(path: str, fields: dict) -> dict:
+            status, _, answer = request(path, json.dumps(fields).encode(), JSON, **auth)
+            assert status == 201, answer
+            return json.loads(answer)
+
+        manifest = created("/api/manifests", {"name": "Cast"})
+        fields = {"name": "Lead", "asset_type": "CHARACTER"}
+        asset = created(f"/api/manifests/{manifest['id']}/assets", fields)
+        body, content_type = _multipart({}, [("file", "lead.png", content)])
+        upload = f"/api/assets/{asset['id']}/upload"
+        status, _, uploaded = request(upload, body, content_type, **auth)
+        assert status == 200, uploaded
+        url = urlsplit(json.loads(uploaded)["reference_image_url"])
+        assert url.path.startswith("/media/manifests/") and "signature=" in url.query
+
+        status, served_headers, served = request(f"{url.path}?{url.query}")
+        assert (status, hashlib.sha256(served).hexdigest()) == (
+            200,
+            hashlib.sha256(content).hexdigest(),
+        )
+        assert served_headers["Content-Type"] == "image/png"
+        assert "nosniff" in served_headers["X-Content-Type-Options"]
+        assert served_headers["Cache-Control"].startswith("private, max-age=")
+        assert "X-Accel-Redirect" not in served_headers  # nginx acted on it
+
+        name = url.path.removeprefix("/media/")
+        tampered = url.query.replace("signature=", "signature=x")
+        for path, refused_with in [
+            (url.path, 403),
+            (f"{url.path}?{tampered}", 403),
+            (f"/_protected_media/{name}", 404),
+            (f"/_protected_media/{name}?{url.query}", 404),
+        ]:
+            status, _, answer = request(path)
+            assert status == refused_with, path
+            assert content not in answer and b"PNG" not in answer, path

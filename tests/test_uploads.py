@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from manifests.models import Asset, Manifest
 from manifests.views import MULTIPART_OVERHEAD_BYTES
 from tests import image_factories as make
-from tests.conftest import image_bytes, image_upload, stored_files
+from tests.conftest import image_bytes, image_upload, stored_files, unsigned
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_upload_accepts_each_format_and_records_its_metadata(
     assert body["image_format"] == fmt
     assert (body["image_width"], body["image_height"]) == (120, 80)
     assert body["image_sha256"] == hashlib.sha256(content).hexdigest()
-    assert body["reference_image_url"].endswith(f"/{asset.pk}_Hero_Portrait.{extension}")
+    assert unsigned(body["reference_image_url"]).endswith(f"/{asset.pk}_Hero_Portrait.{extension}")
     served = api.get(body["reference_image_url"])
     assert served["Content-Type"] == content_type
     assert b"".join(served.streaming_content) == content  # the original, byte for byte
@@ -111,7 +111,7 @@ def test_each_accepted_format_is_stored_with_its_metadata(api, asset, media_root
     body = response.json()
     extension = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}[fmt]
     name = f"manifests/{asset.manifest_id}/uploads/{asset.pk}_photo.{extension}"
-    assert body["reference_image_url"] == f"http://testserver/media/{name}"
+    assert unsigned(body["reference_image_url"]) == f"http://testserver/media/{name}"
     assert (body["image_format"], body["image_width"], body["image_height"]) == (fmt, 12, 7)
     assert len(body["image_sha256"]) == 64
     assert (media_root / name).read_bytes() == data

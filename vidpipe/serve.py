@@ -7,7 +7,8 @@ client therefore holds a connection in nginx, never a worker. Timeouts close slo
 headers must arrive within CLIENT_TIMEOUT seconds, a body must not pause longer, and the
 whole request must have arrived CLIENT_BODY_DEADLINE seconds after it started, plus its
 declared length at CLIENT_MIN_BODY_RATE bytes a second (else 408). Bodies are limited per
-route (`manifests.body_limits`: one image, a bulk upload, a bundle).
+route (`manifests.body_limits`: one image, a bulk upload, a bundle). Media: the app checks
+each URL's signature and nginx sends the file from an internal location (X-Accel-Redirect).
 
 Environment: HOST, PORT (nginx's address), WEB_CONCURRENCY (gunicorn workers, default 3),
 FORWARDED_ALLOW_IPS (comma-separated proxies whose X-Forwarded-Proto/-For are trusted,
@@ -83,6 +84,20 @@ def _location(match: str, upstream: int, max_body: int, name: str) -> str:
         }}"""
 
 
+def _media_location(accel: str, media_root: Path) -> str:
+    # Media (vidpipe.media): the app checks each URL's signature, then names the file in
+    # X-Accel-Redirect under this location; `internal`: a client asking for it gets 404.
+    # ^~ so that no body-limit pattern above takes it.
+    return f"""
+        location ^~ {accel} {{
+            internal;
+            alias {media_root}/;
+            add_header X-Content-Type-Options nosniff always;
+            types {{ image/jpeg jpg jpeg; image/png png; image/webp webp; image/gif gif; }}
+            default_type application/octet-stream;
+        }}"""
+
+
 def nginx_config(
     run: Path,
     listen: str,
@@ -90,12 +105,14 @@ def nginx_config(
     limits: Limits,
     trusted: tuple[str, str],
     modules: Path,
+    media: tuple[str, Path],
 ) -> str:
     geo, real_ip = trusted
     locations = "".join(
         _location(f"~ {pattern}", upstream, max_body, f"large_{number}")
         for number, (pattern, max_body) in enumerate(limits.large_bodies)
     ) + _location("/", upstream, limits.max_body, "default")
+    locations += _media_location(*media)  # media: signed URLs, sent by nginx
     return f"""# Written by vidpipe/serve.py for one run; see README "Production".
 load_module {modules}/ndk_http_module.so;
 load_module {modules}/ngx_http_lua_module.so;
@@ -214,7 +231,13 @@ def main() -> int:
     import django
 
     django.setup()  # the body limits come from the settings
+    from django.conf import settings
+
     from manifests.body_limits import default_body_limit, large_body_locations
+
+    # Media: the location gunicorn's media view hands files to (X-Accel-Redirect).
+    accel = settings.VIDPIPE_MEDIA_ACCEL_REDIRECT or "/_protected_media/"
+    media_root = Path(settings.MEDIA_ROOT).resolve()
 
     host = os.environ.get("HOST") or "127.0.0.1"
     port = os.environ.get("PORT") or "8000"
@@ -239,6 +262,7 @@ def main() -> int:
             limits,
             trusted_proxies(os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"),
             modules,
+            (accel, media_root),
         )
     )
     gunicorn = [
@@ -263,7 +287,9 @@ def main() -> int:
     processes = []
     try:
         # One proxy, nginx, whose X-Forwarded-For holds the client's address alone.
-        processes.append(subprocess.Popen(gunicorn, env={**os.environ, "VIDPIPE_PROXY_COUNT": "1"}))
+        # Media: the view checks signatures, nginx sends the files.
+        env = {**os.environ, "VIDPIPE_PROXY_COUNT": "1", "VIDPIPE_MEDIA_ACCEL_REDIRECT": accel}
+        processes.append(subprocess.Popen(gunicorn, env=env))
         wait_listening(upstream, processes[0])
         if processes[0].poll() is None and not stopping:
             processes.append(

@@ -188,7 +188,8 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"
 # The site's own static files (the favicon), beside those of the apps.
 STATICFILES_DIRS = [BASE_DIR / "vidpipe" / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Local disk, with signed and expiring URLs (manifests.media_urls).
+    "default": {"BACKEND": "manifests.media_urls.SignedURLStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -200,8 +201,26 @@ MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Seconds a client is told to wait (Retry-After) when storage refuses a write (503).
 VIDPIPE_STORAGE_RETRY_AFTER = env_int("VIDPIPE_STORAGE_RETRY_AFTER", 30)
-# Whether Django itself serves MEDIA_ROOT (development); production uses the web server.
-VIDPIPE_SERVE_MEDIA = env_bool("VIDPIPE_SERVE_MEDIA", DEBUG)
+
+# --- Who may read the files (manifests.media_urls; README "Who may read the files") ------
+# Seconds a file URL handed out by the API or the admin is valid, at least (local disk: a
+# signed URL, checked by the media view; S3: a presigned URL).
+VIDPIPE_MEDIA_URL_SECONDS = env_int("VIDPIPE_MEDIA_URL_SECONDS", 3600)
+if VIDPIPE_MEDIA_URL_SECONDS < 1:
+    raise ImproperlyConfigured("VIDPIPE_MEDIA_URL_SECONDS must be at least 1.")
+# Plain, unsigned URLs that anyone may read, forever (e.g. behind a CDN). See the README.
+VIDPIPE_PUBLIC_MEDIA = env_bool("VIDPIPE_PUBLIC_MEDIA", False)
+# nginx's internal location aliasing MEDIA_ROOT (e.g. /_protected_media/): the media view
+# checks the signature, then lets nginx send the file (X-Accel-Redirect). Empty: the app
+# streams it.
+VIDPIPE_MEDIA_ACCEL_REDIRECT = os.environ.get("VIDPIPE_MEDIA_ACCEL_REDIRECT", "").strip()
+if VIDPIPE_MEDIA_ACCEL_REDIRECT and not (
+    VIDPIPE_MEDIA_ACCEL_REDIRECT.startswith("/") and VIDPIPE_MEDIA_ACCEL_REDIRECT.endswith("/")
+):
+    raise ImproperlyConfigured(
+        f"VIDPIPE_MEDIA_ACCEL_REDIRECT={VIDPIPE_MEDIA_ACCEL_REDIRECT!r} must be a location "
+        "path that starts and ends with '/', e.g. /_protected_media/."
+    )
 
 # --- Uploads -------------------------------------------------------------------------------
 # Largest accepted image, in bytes (the API answers 413 above it).

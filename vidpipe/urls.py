@@ -17,7 +17,8 @@ urlpatterns = [
 ]
 
 if settings.MEDIA_URL.startswith("/"):
-    # Local media (see vidpipe.media for when it is served); a remote MEDIA_URL needs none.
+    # Local media, in production too: the view checks each URL's signature (vidpipe.media).
+    # A remote MEDIA_URL needs none.
     media_prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
     urlpatterns.append(re_path(rf"^{media_prefix}(?P<path>.*)$", serve_media, name="media"))
 

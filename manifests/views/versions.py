@@ -4,12 +4,18 @@ branching a version (what a project pins is in `views.pins`, which shares the he
 A numbered version never changes: its answers carry a strong ETag (its content's sha256)
 and may be cached for good. `latest` and a project's pin move: their ETag also names the
 version they resolved to, and caches revalidate them (`If-None-Match` → 304).
+
+Unless media is public, the image URLs in those answers expire (`manifests.media_urls`):
+the ETag then also names the URLs' expiry (the body changes with it, once a window), and a
+numbered version is cached only while its URLs have half their lifetime left, never for good.
 """
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -24,6 +30,7 @@ from rest_framework.response import Response
 
 from manifests import services
 from manifests.etags import for_representation, not_modified
+from manifests.media_urls import media_urls_expire, url_expiry
 from manifests.models import Manifest, ManifestVersion
 from manifests.serializers import (
     DuplicateRequestSerializer,
@@ -71,15 +78,18 @@ CACHE_HEADERS = [
         str,
         OpenApiParameter.HEADER,
         description='Strong: `"<content_sha256>"` for a numbered version; for `latest` and '
-        'a project\'s pin `"<manifest_id>.<number>.<content_sha256>"`.',
+        'a project\'s pin `"<manifest_id>.<number>.<content_sha256>"`. Unless media is '
+        "public, `.<expires>` follows: when the answer's image URLs expire (they change "
+        "once a window, and the answer with them).",
         response=[200, 304],
     ),
     OpenApiParameter(
         "Cache-Control",
         str,
         OpenApiParameter.HEADER,
-        description=f"`{IMMUTABLE}` for a numbered version, `{REVALIDATE}` for `latest` "
-        "and a project's pin (they move).",
+        description=f"`{IMMUTABLE}` for a numbered version (`private, max-age=<seconds>` "
+        "unless media is public: until its image URLs have half their lifetime left), "
+        f"`{REVALIDATE}` for `latest` and a project's pin (they move).",
         response=[200, 304],
     ),
 ]
@@ -151,6 +161,14 @@ def frozen_asset(version: ManifestVersion, tag: str) -> dict[str, Any]:
     )
 
 
+def cacheable_seconds(expires: int) -> int:
+    """How long a body whose file URLs expire at `expires` may be reused: until half their
+    lifetime is left, for the client to fetch them (at least half of it, as a URL lives at
+    least its lifetime)."""
+    left_at_the_end = settings.VIDPIPE_MEDIA_URL_SECONDS // 2
+    return max(0, expires - int(time.time()) - left_at_the_end)
+
+
 def cached_response(
     request, version: ManifestVersion, render: Callable[[], Any], *, moving: bool
 ) -> Response:
@@ -160,8 +178,13 @@ def cached_response(
     etag = version.content_sha256
     if moving:
         etag = f"{version.manifest_id}.{version.number}.{etag}"
-    etag = for_representation(request, f'"{etag}"')
     cache_control = REVALIDATE if moving else IMMUTABLE
+    if media_urls_expire():
+        expires = url_expiry()
+        etag = f"{etag}.{expires}"
+        if not moving:
+            cache_control = f"private, max-age={cacheable_seconds(expires)}"
+    etag = for_representation(request, f'"{etag}"')
     asked = request.headers.get("If-None-Match")
     matched = asked is not None and (
         asked.strip() == "*" or etag in {tag.removeprefix("W/") for tag in parse_etags(asked)}
