@@ -34,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from manifests.exceptions import BundleRefused, InvalidImage, StoredFileMissing
-from manifests.files import new_files, save_file
+from manifests.files import files_storage, new_files, save_file
 from manifests.images import ACCEPTED_FORMATS, inspect_and_thumbnail, safe_image_name
 from manifests.models import Asset, Manifest, ManifestVersion
 from manifests.services.bundle_json import (
@@ -89,7 +89,7 @@ def manifest_export_version(*, version: ManifestVersion) -> Iterator[bytes]:
 
 
 def _export(content: dict[str, Any], source: dict[str, Any]) -> Iterator[bytes]:
-    storage = Asset._meta.get_field("reference_image").storage
+    storage = files_storage()
     with_images = [asset for asset in content["assets"] if asset["reference_image"]]
     # Checked now, while an error can still be an answer: once the stream has started, a
     # missing file could only cut the download short. A stat each on local disk.
