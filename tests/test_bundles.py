@@ -4,12 +4,12 @@ DRAFT manifest; hostile bundles refused with the entry and the reason, leaving n
 import hashlib
 import io
 import json
-import os
 import stat
 import struct
 import zipfile
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.http import StreamingHttpResponse
 from PIL import Image
@@ -17,8 +17,10 @@ from PIL import Image
 from manifests import services
 from manifests.exceptions import BundleRefused
 from manifests.models import Asset, Manifest
-from tests.conftest import image_bytes, image_upload, stored_files
+from tests.conftest import image_bytes, image_upload, is_stored, stored_bytes, stored_files
 from tests.queries import assert_same_query_count, count_queries
+
+pytestmark = pytest.mark.s3  # run again with every file on S3: tests/object_storage.py
 
 IMPORT_URL = "/api/manifests/import"
 
@@ -213,7 +215,7 @@ def test_export_costs_the_same_queries_whatever_the_number_of_assets(
 
 def test_export_of_a_missing_image_is_refused_before_the_stream_starts(api, cast, media_root):
     hero = Asset.objects.get(manifest=cast, manifest_tag="CHAR_01")
-    os.remove(media_root / hero.reference_image.name)
+    default_storage.delete(hero.reference_image.name)
 
     response = api.get(export_url(cast))
 
@@ -295,8 +297,8 @@ def test_export_then_import_gives_the_same_assets_one_to_one(api, cast, media_ro
     for asset in Asset.objects.filter(manifest=imported).exclude(reference_image=""):
         assert asset.reference_image.name.startswith(f"manifests/{imported.pk}/uploads/")
         assert asset.thumbnail.name.startswith(f"manifests/{imported.pk}/thumbnails/")
-        assert (media_root / asset.thumbnail.name).is_file()
-        assert sha((media_root / asset.reference_image.name).read_bytes()) == asset.image_sha256
+        assert is_stored(media_root, asset.thumbnail.name)
+        assert sha(stored_bytes(media_root, asset.reference_image.name)) == asset.image_sha256
     assert (
         imported.thumbnail.name
         == Asset.objects.get(manifest=imported, manifest_tag="CHAR_01").thumbnail.name
@@ -859,8 +861,8 @@ def test_export_command_refuses_unknown_manifests_and_versions(tmp_path, cast, a
 
 
 def test_export_command_leaves_no_partial_file_when_an_image_is_missing(tmp_path, cast, media_root):
-    os.remove(
-        media_root / Asset.objects.get(manifest=cast, manifest_tag="OBJ_01").reference_image.name
+    default_storage.delete(
+        Asset.objects.get(manifest=cast, manifest_tag="OBJ_01").reference_image.name
     )
 
     with pytest.raises(CommandError, match="OBJ_01 “Lamp”"):

@@ -10,6 +10,8 @@ from manifests.models import Asset, Manifest
 from tests.conftest import image_upload, stored_files
 from tests.queries import assert_num_queries
 
+pytestmark = pytest.mark.s3  # run again with every file on S3: tests/object_storage.py
+
 
 def test_duplicate_copies_assets_tags_order_and_files(make_manifest, make_asset, media_root):
     source = make_manifest("Cast", tags=["hero"], category="CHARACTERS")

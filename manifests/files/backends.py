@@ -39,6 +39,10 @@ STORAGE_ERRORS = (OSError, BotoCoreError, ClientError, Boto3Error)
 S3_BATCH = 1000
 
 
+class _SourceMissing(Exception):
+    """A copy's source is missing: not the storage's failure (`writing` lets it through)."""
+
+
 @dataclass(frozen=True)
 class ListedFile:
     name: str
@@ -102,17 +106,23 @@ def copy_file(source_name: str, target_name: str, storage: Storage) -> str:
         # Targets are in a new manifest's folder, named after new asset ids: free by
         # construction, so no HEAD request per name to find a free one.
         client = storage.connection.meta.client
-        with writing(target_name):
-            try:
-                client.copy_object(
-                    Bucket=storage.bucket_name,
-                    Key=_key(storage, target_name),
-                    CopySource={"Bucket": storage.bucket_name, "Key": _key(storage, source_name)},
-                )
-            except ClientError as exc:
-                if _is_missing(exc):
-                    raise FileNotFoundError(source_name) from exc
-                raise
+        try:
+            with writing(target_name):
+                try:
+                    client.copy_object(
+                        Bucket=storage.bucket_name,
+                        Key=_key(storage, target_name),
+                        CopySource={
+                            "Bucket": storage.bucket_name,
+                            "Key": _key(storage, source_name),
+                        },
+                    )
+                except ClientError as exc:
+                    if _is_missing(exc):
+                        raise _SourceMissing(source_name) from exc
+                    raise
+        except _SourceMissing as missing:
+            raise FileNotFoundError(str(missing)) from None
         return clean_name(target_name)
     name = storage.get_available_name(target_name)
     if is_local(storage):

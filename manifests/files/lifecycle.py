@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import IO
 
+from django.core.files import File
 from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
@@ -32,9 +33,12 @@ _enclosing_new_files: ContextVar[list[str] | None] = ContextVar(
 
 
 def save_file(field_file: FieldFile, name: str, content: IO[bytes]) -> str:
-    """Store `content` as the field's new file (the caller saves the row); its name."""
+    """Store `content` as the field's new file (the caller saves the row); its name.
+
+    Stored with the type its name's extension says (the decoded format), never the one
+    a client declared for an upload (an object store would serve that one)."""
     with writing(name):
-        field_file.save(name, content, save=False)
+        field_file.save(name, File(content, name=name), save=False)
     return field_file.name
 
 
