@@ -20,8 +20,6 @@ from manifests.models import Asset, Manifest
 from tests.conftest import image_bytes, image_upload, is_stored, stored_bytes, stored_files
 from tests.queries import assert_same_query_count, count_queries
 
-pytestmark = pytest.mark.s3  # run again with every file on S3: tests/object_storage.py
-
 IMPORT_URL = "/api/manifests/import"
 
 
@@ -213,6 +211,7 @@ def test_export_costs_the_same_queries_whatever_the_number_of_assets(
     assert_same_query_count(count_queries(export(small)), count_queries(export(large)))
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_export_of_a_missing_image_is_refused_before_the_stream_starts(api, cast, media_root):
     hero = Asset.objects.get(manifest=cast, manifest_tag="CHAR_01")
     default_storage.delete(hero.reference_image.name)
@@ -280,6 +279,7 @@ def test_the_schema_documents_export_and_import(api):
 # --- round trips -------------------------------------------------------------------------
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_export_then_import_gives_the_same_assets_one_to_one(api, cast, media_root):
     data = streamed(api.get(export_url(cast)))
 
@@ -315,6 +315,7 @@ def test_tags_continue_after_the_highest_imported_number(api, cast, make_asset):
     assert make_asset(imported, "Car", asset_type="VEHICLE").manifest_tag == "VEH_01"
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_a_frozen_version_round_trips_as_frozen(api, cast):
     version = services.manifest_freeze(manifest=cast)
     frozen = summary(cast)
@@ -377,6 +378,7 @@ def test_a_bundle_may_be_larger_than_one_image_upload(api, settings):
     assert response.status_code == 201, response.json()
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_a_bundle_over_its_own_limit_is_413(api, settings, media_root):
     data = bundle_of(asset_entry("CHAR_01", image=noise_png()))
     settings.VIDPIPE_MAX_BUNDLE_BYTES = len(data) // 2
@@ -657,6 +659,7 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize(("data", "entry", "reason"), HOSTILE.values(), ids=HOSTILE.keys())
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_hostile_bundles_are_refused_naming_entry_and_reason(api, media_root, data, entry, reason):
     before = stored_files(media_root)
 
@@ -672,6 +675,7 @@ def test_hostile_bundles_are_refused_naming_entry_and_reason(api, media_root, da
     assert stored_files(media_root) == before
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_a_refusal_after_images_were_stored_removes_them(api, media_root):
     good = [asset_entry(f"CHAR_0{n}", name=f"N{n}", image=noise_png(seed=n)) for n in (1, 2)]
     bad_record, _ = asset_entry("CHAR_03", name="Bad", image=PNG)
@@ -685,6 +689,7 @@ def test_a_refusal_after_images_were_stored_removes_them(api, media_root):
     assert stored_files(media_root) == []
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_an_image_over_the_upload_limit_is_refused(api, settings, media_root):
     image = noise_png()
     settings.VIDPIPE_MAX_UPLOAD_BYTES = len(image) - 1
@@ -794,6 +799,7 @@ def run(*args, **options) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_export_and_import_commands_round_trip(tmp_path, cast, media_root):
     path = tmp_path / "cast.zip"
 
@@ -860,6 +866,7 @@ def test_export_command_refuses_unknown_manifests_and_versions(tmp_path, cast, a
     assert not (tmp_path / "x.zip").exists()
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_export_command_leaves_no_partial_file_when_an_image_is_missing(tmp_path, cast, media_root):
     default_storage.delete(
         Asset.objects.get(manifest=cast, manifest_tag="OBJ_01").reference_image.name
@@ -887,6 +894,7 @@ def test_import_command_reports_progress_and_prints_the_id_alone_at_verbosity_ze
     assert quiet.count("\n") == 1
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_import_command_refuses_a_hostile_bundle_leaving_nothing(tmp_path, media_root, db):
     path = tmp_path / "evil.zip"
     path.write_bytes(HOSTILE["path traversal"][0])
