@@ -14,6 +14,7 @@ and logged by the caller's choice (`remove_files` never raises for one file).
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,9 @@ logger = logging.getLogger("manifests.files")
 STORAGE_ERRORS = (OSError, BotoCoreError, ClientError, Boto3Error)
 # DeleteObjects takes at most this many keys per request; ListObjectsV2 returns as many.
 S3_BATCH = 1000
+# Server-side copies in flight at once (boto3 clients are thread-safe; botocore keeps 10
+# connections per client, so more would only queue).
+COPY_THREADS = 10
 
 
 class _SourceMissing(Exception):
@@ -103,27 +107,7 @@ def copy_file(source_name: str, target_name: str, storage: Storage) -> str:
     object itself (CopyObject); other storages stream the file through the app.
     """
     if is_s3(storage):
-        # Targets are in a new manifest's folder, named after new asset ids: free by
-        # construction, so no HEAD request per name to find a free one.
-        client = storage.connection.meta.client
-        try:
-            with writing(target_name):
-                try:
-                    client.copy_object(
-                        Bucket=storage.bucket_name,
-                        Key=_key(storage, target_name),
-                        CopySource={
-                            "Bucket": storage.bucket_name,
-                            "Key": _key(storage, source_name),
-                        },
-                    )
-                except ClientError as exc:
-                    if _is_missing(exc):
-                        raise _SourceMissing(source_name) from exc
-                    raise
-        except _SourceMissing as missing:
-            raise FileNotFoundError(str(missing)) from None
-        return clean_name(target_name)
+        return _copy_object(storage, storage.connection.meta.client, source_name, target_name)
     name = storage.get_available_name(target_name)
     if is_local(storage):
         source_path, target_path = storage.path(source_name), storage.path(name)
@@ -138,6 +122,63 @@ def copy_file(source_name: str, target_name: str, storage: Storage) -> str:
             pass  # e.g. another device or a filesystem without hard links: stream instead
     with storage.open(source_name, "rb") as source, writing(name):
         return storage.save(name, source)
+
+
+def _copy_object(storage: S3Storage, client, source_name: str, target_name: str) -> str:
+    # Targets are in a new manifest's folder, named after new asset ids: free by
+    # construction, so no HEAD request per name to find a free one.
+    try:
+        with writing(target_name):
+            try:
+                client.copy_object(
+                    Bucket=storage.bucket_name,
+                    Key=_key(storage, target_name),
+                    CopySource={"Bucket": storage.bucket_name, "Key": _key(storage, source_name)},
+                )
+            except ClientError as exc:
+                if _is_missing(exc):
+                    raise _SourceMissing(source_name) from exc
+                raise
+    except _SourceMissing as missing:
+        raise FileNotFoundError(str(missing)) from None
+    return clean_name(target_name)
+
+
+def copy_files(
+    storage: Storage, pairs: list[tuple[str, str]], copied: list[str]
+) -> list[str | None]:
+    """`copy_file` for each (source, target) pair: the names used, None where the source
+    is missing; every copy made is appended to `copied` (for removal on failure) before
+    the first storage error, if any, is raised. On S3 the copies run in parallel: each is
+    one round trip that moves no byte through the app."""
+
+    s3_client = storage.connection.meta.client if is_s3(storage) else None
+
+    def copy(pair: tuple[str, str]) -> str | None:
+        try:
+            if s3_client is not None:  # one client for every thread: boto3's are thread-safe
+                return _copy_object(storage, s3_client, *pair)
+            return copy_file(*pair, storage)
+        except FileNotFoundError:
+            return None
+
+    if s3_client is not None and len(pairs) > 1:
+        with ThreadPoolExecutor(COPY_THREADS) as pool:
+            futures = [pool.submit(copy, pair) for pair in pairs]
+        outcomes = [future.exception() or future.result() for future in futures]
+    else:
+        outcomes = []
+        for pair in pairs:
+            try:
+                outcomes.append(copy(pair))
+            except Exception as exc:
+                outcomes.append(exc)
+                break
+    copied.extend(name for name in outcomes if isinstance(name, str))
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
 
 
 def remove_files(storage: Storage, names: Iterable[str]) -> int:

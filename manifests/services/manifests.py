@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from manifests.etags import IfMatch
 from manifests.exceptions import ManifestInUse, StoredFileMissing
-from manifests.files import copy_file, delete_files, files_storage, new_files
+from manifests.files import copy_files, delete_files, files_storage, new_files
 from manifests.models import Asset, Manifest, ManifestVersion, manifest_media_path
 from manifests.services.changes import manifest_change
 from manifests.services.common import (
@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 COPY_SUFFIX_PATTERN = re.compile(r" \(copy(?: ([2-9]|[1-9][0-9]+))?\)$")
 # Room the longest suffix could need: " (copy " + 12 digits + ")".
 COPY_SUFFIX_ROOM = 20
+# Assets whose files are copied together (in parallel on S3) before `on_asset_copied`
+# hears of them.
+COPY_CHUNK = 100
 CREATE_STATUSES = frozenset(
     {Manifest.Status.DRAFT, *Manifest.STATUS_TRANSITIONS[Manifest.Status.DRAFT]}
 )
@@ -294,24 +297,7 @@ def _copy_content(
     a new manifest's folder (their names appended to `copied`) and build, unsaved, the
     DRAFT manifest and assets that hold it: its assets keep their tags and order."""
     fields, assets = content["manifest"], content["assets"]
-
-    def copy_into(folder: str, source_name: str, file_name: str, *, owner: str = "") -> str:
-        """Copy one file into the copy's folder. A missing original refuses the duplicate
-        (naming its `owner`); a missing derived file (no `owner`) is simply not copied."""
-        if not source_name:
-            return ""
-        try:
-            stored = copy_file(
-                source_name, manifest_media_path(copy.id, folder, file_name), files_storage()
-            )
-        except FileNotFoundError:
-            if owner:
-                raise StoredFileMissing(owner, source_name) from None
-            logger.warning("Duplicate of %s: %r is missing; not copied.", source.pk, source_name)
-            return ""
-        copied.append(stored)
-        return stored
-
+    storage = files_storage()
     copy = Manifest(
         description=fields["description"],
         category=fields["category"],
@@ -320,36 +306,61 @@ def _copy_content(
         asset_count=len(assets),
         parent_manifest=source,
     )
-    copy.contact_sheet = copy_into("contact_sheets", contact_sheet, os.path.basename(contact_sheet))
+
+    def copy_into(jobs: list[tuple[Manifest | Asset, str, str, str, str]]) -> None:
+        """Copy files into the copy's folder (in parallel on S3): each job is (row, field,
+        source name, target name, owner). A missing original refuses the duplicate (naming
+        its owner); a missing derived file (no owner) is simply not copied."""
+        pairs = [(source_name, target) for _, _, source_name, target, _ in jobs]
+        for (row, field, source_name, _, owner), stored in zip(
+            jobs, copy_files(storage, pairs, copied), strict=True
+        ):
+            if stored is None and owner:
+                raise StoredFileMissing(owner, source_name)
+            if stored is None:
+                logger.warning(
+                    "Duplicate of %s: %r is missing; not copied.", source.pk, source_name
+                )
+            setattr(row, field, stored or "")
+
+    if contact_sheet:
+        target = manifest_media_path(copy.id, "contact_sheets", os.path.basename(contact_sheet))
+        copy_into([(copy, "contact_sheet", contact_sheet, target, "")])
     # Equal sort_orders are ordered by created_at: space the copies out to keep order.
     now = timezone.now()
     copies = []
-    for position, asset in enumerate(assets):
-        clone = Asset(
-            manifest=copy,
-            asset_type=asset["asset_type"],
-            name=asset["name"],
-            manifest_tag=asset["manifest_tag"],
-            user_tags=list(asset["user_tags"]),
-            description=asset["description"],
-            source=asset["source"],
-            sort_order=asset["sort_order"],
-            image_format=asset["image_format"],
-            image_width=asset["image_width"],
-            image_height=asset["image_height"],
-            image_sha256=asset["image_sha256"],
-            created_at=now + timedelta(microseconds=position),
-        )
-        for field, folder, owner in [
-            ("reference_image", "uploads", asset_label(clone)),
-            ("thumbnail", "thumbnails", ""),
-        ]:
-            stored = asset[field]
-            file_name = f"{clone.id}_{_stored_basename(stored, asset['id'])}"
-            setattr(clone, field, copy_into(folder, stored, file_name, owner=owner))
-        copies.append(clone)
+    for start in range(0, len(assets), COPY_CHUNK):
+        chunk, jobs = [], []
+        for position, asset in enumerate(assets[start : start + COPY_CHUNK], start):
+            clone = Asset(
+                manifest=copy,
+                asset_type=asset["asset_type"],
+                name=asset["name"],
+                manifest_tag=asset["manifest_tag"],
+                user_tags=list(asset["user_tags"]),
+                description=asset["description"],
+                source=asset["source"],
+                sort_order=asset["sort_order"],
+                image_format=asset["image_format"],
+                image_width=asset["image_width"],
+                image_height=asset["image_height"],
+                image_sha256=asset["image_sha256"],
+                created_at=now + timedelta(microseconds=position),
+            )
+            for field, folder, owner in [
+                ("reference_image", "uploads", asset_label(clone)),
+                ("thumbnail", "thumbnails", ""),
+            ]:
+                if stored := asset[field]:
+                    file_name = f"{clone.id}_{_stored_basename(stored, asset['id'])}"
+                    target = manifest_media_path(copy.id, folder, file_name)
+                    jobs.append((clone, field, stored, target, owner))
+            chunk.append(clone)
+        copy_into(jobs)
+        copies += chunk
         if on_asset_copied is not None:
-            on_asset_copied(clone)
+            for clone in chunk:
+                on_asset_copied(clone)
     # A new manifest, not a change of one: its thumbnail is its first asset's, as
     # manifest_change keeps it for every other manifest.
     copy.thumbnail = next((c.thumbnail.name for c in copies if c.thumbnail), "")
