@@ -38,8 +38,8 @@ logger = logging.getLogger("manifests.files")
 STORAGE_ERRORS = (OSError, BotoCoreError, ClientError, Boto3Error)
 # DeleteObjects takes at most this many keys per request; ListObjectsV2 returns as many.
 S3_BATCH = 1000
-# Server-side copies in flight at once (boto3 clients are thread-safe; botocore keeps 10
-# connections per client, so more would only queue).
+# Server-side copies or listings in flight at once (boto3 clients are thread-safe;
+# botocore keeps 10 connections per client, so more would only queue).
 COPY_THREADS = 10
 
 
@@ -238,11 +238,23 @@ def iter_files(storage: Storage, folder: str) -> Iterator[ListedFile]:
         yield from _iter_storage(storage, folder)
 
 
-def _iter_objects(storage: S3Storage, folder: str) -> Iterator[ListedFile]:
+def list_folders(storage: Storage, folders: list[str]) -> dict[str, list[ListedFile]]:
+    """The files under each folder (`iter_files`); on S3 the folders are listed in
+    parallel, each in pages: one round trip per 1,000 keys and folder."""
+    if not is_s3(storage) or len(folders) < 2:
+        return {folder: list(iter_files(storage, folder)) for folder in folders}
+    client = storage.connection.meta.client  # one for every thread: boto3's are thread-safe
+    with ThreadPoolExecutor(COPY_THREADS) as pool:
+        listings = pool.map(lambda folder: list(_iter_objects(storage, folder, client)), folders)
+        return dict(zip(folders, listings, strict=True))
+
+
+def _iter_objects(storage: S3Storage, folder: str, client=None) -> Iterator[ListedFile]:
     prefix = _key(storage, folder).rstrip("/") + "/"
     # The stored name is the key without the storage's location prefix.
     strip = len(_key(storage, "x")) - 1
-    pages = storage.connection.meta.client.get_paginator("list_objects_v2").paginate(
+    client = client or storage.connection.meta.client
+    pages = client.get_paginator("list_objects_v2").paginate(
         Bucket=storage.bucket_name, Prefix=prefix, PaginationConfig={"PageSize": S3_BATCH}
     )
     for page in pages:

@@ -34,7 +34,7 @@ from manifests.files import (
     StoredFile,
     file_sizes,
     files_storage,
-    iter_files,
+    list_folders,
     listed,
     manifest_folder,
     named_by_rows,
@@ -209,17 +209,24 @@ def _batch_files(
     from the listing), less those a frozen version of another manifest names (`excluding`:
     the manifests whose versions go too, in a dry run); and how many manifests' storage
     could not be listed (logged: the orphan sweep meets their files later)."""
-    found: dict[uuid.UUID, list[ListedFile]] = {}
+    found: dict[uuid.UUID, list[ListedFile]] = {m.id: [] for m in planned}
+    try:
+        folders = list_folders(storage, [manifest_folder(m.id) for m in planned])
+    except STORAGE_ERRORS:
+        logger.warning(
+            "Could not list the files of %d manifests; the orphan sweep will.", len(planned)
+        )
+        return [m.purged((), ()) for m in planned], len(planned)
     unlisted = 0
     for manifest in planned:
         try:
             found[manifest.id] = [
-                *iter_files(storage, manifest_folder(manifest.id)),
+                *folders[manifest_folder(manifest.id)],
                 *listed(storage, manifest.outside),
             ]
         except STORAGE_ERRORS:
             logger.warning("Could not list the files of %s; the orphan sweep will.", manifest.id)
-            found[manifest.id], unlisted = [], unlisted + 1
+            unlisted += 1
     # Whatever a frozen version of another manifest names stays, in the folder or not.
     held = named_by_versions(
         (f.name for files in found.values() for f in files), excluding_manifests=excluding
