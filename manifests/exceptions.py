@@ -84,7 +84,7 @@ class StorageUnavailable(ManifestError):
     a remote store not answering or refusing: a missing bucket, 403); the operation was
     undone, it may succeed later."""
 
-    def __init__(self, name: str, error: Exception):
+    def __init__(self, name: str, error: Exception, *, action: str = "write"):
         self.name = name
         # The reason only: an error's text may hold the server's absolute paths or the
         # object store's endpoint.
@@ -96,7 +96,7 @@ class StorageUnavailable(ManifestError):
         else:
             reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
         super().__init__(
-            f"File storage is unavailable: it could not write {name} ({reason}). "
+            f"File storage is unavailable: it could not {action} {name} ({reason}). "
             "Nothing was saved; try again later."
         )
 

@@ -253,3 +253,19 @@ def test_a_failed_removal_keeps_every_row_and_leaves_the_file_to_the_orphan_swee
     assert {f.name for f in sweep.files} == left
     assert set(stored_files(None)) == {new.reference_image.name, new.thumbnail.name}
     assert Manifest.objects.count() == 1 and Asset.objects.count() == 1
+
+
+def test_a_contact_sheet_when_the_store_does_not_answer_is_503_and_changes_nothing(
+    api, settings, db
+):
+    manifest = manifest_with_images("Cast", images=2, derived=False)
+    before = row_counts()
+    use_storage(settings, endpoint=f"http://127.0.0.1:{free_port()}")  # nothing listens
+
+    response = api.post(f"/api/manifests/{manifest.pk}/contact-sheet")
+
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert detail.startswith("File storage is unavailable: it could not read the images of")
+    assert row_counts() == before
+    assert Manifest.objects.get(pk=manifest.pk).contact_sheet.name == ""

@@ -23,6 +23,7 @@ from manifests.files.backends import (
     list_folders,
     listed,
     prune_empty_folders,
+    reading,
     remove_files,
     writing,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "named_by_versions",
     "new_files",
     "prune_empty_folders",
+    "reading",
     "remove_files",
     "removed_on_failure",
     "save_file",

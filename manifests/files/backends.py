@@ -97,6 +97,20 @@ def writing(name: str) -> Iterator[None]:
         raise StorageUnavailable(name, reason) from exc
 
 
+@contextmanager
+def reading(name: str) -> Iterator[None]:
+    """Turn a storage's failure to read `name` (not a missing file: FileNotFoundError goes
+    through) into StorageUnavailable (and log it)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except STORAGE_ERRORS as exc:
+        reason = _unwrap_error(exc)
+        logger.error("Storage could not read %r: %s", name, reason)
+        raise StorageUnavailable(name, reason, action="read") from exc
+
+
 def copy_file(source_name: str, target_name: str, storage: Storage) -> str:
     """Copy a stored file to `target_name` (or a free variant of it); return the name used.
     FileNotFoundError when the source is missing; StorageUnavailable when the storage
