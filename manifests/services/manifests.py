@@ -234,21 +234,26 @@ def manifest_duplicate(
     with new_files() as copied:
         current = Manifest.objects.get(pk=manifest.pk)
         content = manifest_content(current)
-        planned = _copy_content(
-            current,
-            content,
-            copied,
-            contact_sheet=current.contact_sheet.name,
-            on_asset_copied=on_asset_copied,
-        )
+        try:
+            planned = _copy_content(
+                current,
+                content,
+                copied,
+                contact_sheet=current.contact_sheet.name,
+                on_asset_copied=on_asset_copied,
+            )
+        except StoredFileMissing:
+            planned = None  # removed by a change made meanwhile, or missing indeed
         with transaction.atomic():
             source = lock_manifest(manifest.pk)
-            if (source.version, source.contact_sheet.name) == (
+            unchanged = (source.version, source.contact_sheet.name) == (
                 current.version,
                 current.contact_sheet.name,
-            ):
+            )
+            if unchanged and planned is not None:
                 return _save_copy(planned, source, content, name=name)
-        # It changed while its files were copied: copy again, this time under the lock.
+        # It changed while its files were copied: copy again, this time under the lock
+        # (a file missing then is missing indeed: 409).
         delete_files(copied)
         copied.clear()
         with transaction.atomic():
