@@ -269,3 +269,15 @@ def test_a_contact_sheet_when_the_store_does_not_answer_is_503_and_changes_nothi
     assert detail.startswith("File storage is unavailable: it could not read the images of")
     assert row_counts() == before
     assert Manifest.objects.get(pk=manifest.pk).contact_sheet.name == ""
+
+
+def test_an_export_when_the_store_does_not_answer_is_503_before_the_stream_starts(
+    api, settings, db
+):
+    manifest = manifest_with_images("Cast", images=1, derived=False)
+    use_storage(settings, endpoint=f"http://127.0.0.1:{free_port()}")  # nothing listens
+
+    response = api.get(f"/api/manifests/{manifest.pk}/export")
+
+    assert response.status_code == 503
+    assert "File storage is unavailable: it could not read" in response.json()["detail"]

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from manifests.exceptions import BundleRefused, InvalidImage, StoredFileMissing
-from manifests.files import files_storage, new_files, save_file
+from manifests.files import files_storage, new_files, reading, save_file
 from manifests.images import ACCEPTED_FORMATS, inspect_and_thumbnail, safe_image_name
 from manifests.models import Asset, Manifest, ManifestVersion
 from manifests.services.bundle_json import (
@@ -94,7 +94,9 @@ def _export(content: dict[str, Any], source: dict[str, Any]) -> Iterator[bytes]:
     # Checked now, while an error can still be an answer: once the stream has started, a
     # missing file could only cut the download short. A stat each on local disk.
     for asset in with_images:
-        if not storage.exists(asset["reference_image"]):
+        with reading(asset["reference_image"]):
+            found = storage.exists(asset["reference_image"])
+        if not found:
             label = f"{asset['manifest_tag']} “{asset['name']}”"
             raise StoredFileMissing(label, asset["reference_image"])
     return _stream(content, source, storage)
