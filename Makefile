@@ -6,7 +6,7 @@ STAMP := $(VENV)/.requirements-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve test lint migrate superuser clean fuzz screenshots
+.PHONY: install run serve test test-s3 lint migrate superuser clean fuzz screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: migrate
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The file tests (modules and tests marked s3) again, every file in a bucket of an S3-protocol
+# server that the tests start on 127.0.0.1 (moto_server; tests/object_storage.py).
+test-s3: install
+	VIDPIPE_TEST_STORAGE=s3 $(PY) -m pytest -m s3 $(PYTEST_ARGS)
 
 # Lint, formatting, migrations in sync, and the deployment checklist with production settings.
 lint: install

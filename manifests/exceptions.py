@@ -81,17 +81,22 @@ class StoredFileMissing(ManifestError):
 
 class StorageUnavailable(ManifestError):
     """File storage refused to write a file (a full disk, a folder that cannot be written,
-    a remote store not answering); the operation was undone, it may succeed later."""
+    a remote store not answering or refusing: a missing bucket, 403); the operation was
+    undone, it may succeed later."""
 
-    def __init__(self, name: str, error: OSError):
+    def __init__(self, name: str, error: Exception, *, action: str = "write"):
         self.name = name
-        # The system's reason only: an error's text may hold the server's absolute paths.
-        if error.strerror:
+        # The reason only: an error's text may hold the server's absolute paths or the
+        # object store's endpoint.
+        code = getattr(error, "response", None) and error.response.get("Error", {}).get("Code")
+        if code:  # the object store's answer (botocore's ClientError): NoSuchBucket, …
+            reason = code
+        elif getattr(error, "strerror", None):
             reason = error.strerror
         else:
             reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
         super().__init__(
-            f"File storage is unavailable: it could not write {name} ({reason}). "
+            f"File storage is unavailable: it could not {action} {name} ({reason}). "
             "Nothing was saved; try again later."
         )
 

@@ -2,10 +2,10 @@
 `manifests.services.versions` writes (plain JSON content, with stored file names made into
 absolute URLs), of their diffs, and of a project's upgrade."""
 
-from django.core.files.storage import default_storage
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from manifests.files import files_storage
 from manifests.models import ManifestVersion
 from manifests.serializers import FILE_URL_SCHEMA, ErrorSerializer, ProjectSerializer
 
@@ -21,7 +21,7 @@ class StoredNameURLField(serializers.Field):
     def to_representation(self, value):
         if not value:
             return None
-        url = default_storage.url(value)
+        url = files_storage().url(value)
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 

@@ -4,12 +4,12 @@ DRAFT manifest; hostile bundles refused with the entry and the reason, leaving n
 import hashlib
 import io
 import json
-import os
 import stat
 import struct
 import zipfile
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.http import StreamingHttpResponse
 from PIL import Image
@@ -17,7 +17,7 @@ from PIL import Image
 from manifests import services
 from manifests.exceptions import BundleRefused
 from manifests.models import Asset, Manifest
-from tests.conftest import image_bytes, image_upload, stored_files
+from tests.conftest import image_bytes, image_upload, is_stored, stored_bytes, stored_files
 from tests.queries import assert_same_query_count, count_queries
 
 IMPORT_URL = "/api/manifests/import"
@@ -211,9 +211,10 @@ def test_export_costs_the_same_queries_whatever_the_number_of_assets(
     assert_same_query_count(count_queries(export(small)), count_queries(export(large)))
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_export_of_a_missing_image_is_refused_before_the_stream_starts(api, cast, media_root):
     hero = Asset.objects.get(manifest=cast, manifest_tag="CHAR_01")
-    os.remove(media_root / hero.reference_image.name)
+    default_storage.delete(hero.reference_image.name)
 
     response = api.get(export_url(cast))
 
@@ -278,6 +279,7 @@ def test_the_schema_documents_export_and_import(api):
 # --- round trips -------------------------------------------------------------------------
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_export_then_import_gives_the_same_assets_one_to_one(api, cast, media_root):
     data = streamed(api.get(export_url(cast)))
 
@@ -295,8 +297,8 @@ def test_export_then_import_gives_the_same_assets_one_to_one(api, cast, media_ro
     for asset in Asset.objects.filter(manifest=imported).exclude(reference_image=""):
         assert asset.reference_image.name.startswith(f"manifests/{imported.pk}/uploads/")
         assert asset.thumbnail.name.startswith(f"manifests/{imported.pk}/thumbnails/")
-        assert (media_root / asset.thumbnail.name).is_file()
-        assert sha((media_root / asset.reference_image.name).read_bytes()) == asset.image_sha256
+        assert is_stored(media_root, asset.thumbnail.name)
+        assert sha(stored_bytes(media_root, asset.reference_image.name)) == asset.image_sha256
     assert (
         imported.thumbnail.name
         == Asset.objects.get(manifest=imported, manifest_tag="CHAR_01").thumbnail.name
@@ -313,6 +315,7 @@ def test_tags_continue_after_the_highest_imported_number(api, cast, make_asset):
     assert make_asset(imported, "Car", asset_type="VEHICLE").manifest_tag == "VEH_01"
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_a_frozen_version_round_trips_as_frozen(api, cast):
     version = services.manifest_freeze(manifest=cast)
     frozen = summary(cast)
@@ -375,6 +378,7 @@ def test_a_bundle_may_be_larger_than_one_image_upload(api, settings):
     assert response.status_code == 201, response.json()
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_a_bundle_over_its_own_limit_is_413(api, settings, media_root):
     data = bundle_of(asset_entry("CHAR_01", image=noise_png()))
     settings.VIDPIPE_MAX_BUNDLE_BYTES = len(data) // 2
@@ -655,6 +659,7 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize(("data", "entry", "reason"), HOSTILE.values(), ids=HOSTILE.keys())
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_hostile_bundles_are_refused_naming_entry_and_reason(api, media_root, data, entry, reason):
     before = stored_files(media_root)
 
@@ -670,6 +675,7 @@ def test_hostile_bundles_are_refused_naming_entry_and_reason(api, media_root, da
     assert stored_files(media_root) == before
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_a_refusal_after_images_were_stored_removes_them(api, media_root):
     good = [asset_entry(f"CHAR_0{n}", name=f"N{n}", image=noise_png(seed=n)) for n in (1, 2)]
     bad_record, _ = asset_entry("CHAR_03", name="Bad", image=PNG)
@@ -683,6 +689,7 @@ def test_a_refusal_after_images_were_stored_removes_them(api, media_root):
     assert stored_files(media_root) == []
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_an_image_over_the_upload_limit_is_refused(api, settings, media_root):
     image = noise_png()
     settings.VIDPIPE_MAX_UPLOAD_BYTES = len(image) - 1
@@ -792,6 +799,7 @@ def run(*args, **options) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_export_and_import_commands_round_trip(tmp_path, cast, media_root):
     path = tmp_path / "cast.zip"
 
@@ -861,9 +869,10 @@ def test_export_command_refuses_unknown_manifests_and_versions(tmp_path, cast, a
     assert not (tmp_path / "x.zip").exists()
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_export_command_leaves_no_partial_file_when_an_image_is_missing(tmp_path, cast, media_root):
-    os.remove(
-        media_root / Asset.objects.get(manifest=cast, manifest_tag="OBJ_01").reference_image.name
+    default_storage.delete(
+        Asset.objects.get(manifest=cast, manifest_tag="OBJ_01").reference_image.name
     )
 
     with pytest.raises(CommandError, match="OBJ_01 “Lamp”"):
@@ -888,6 +897,7 @@ def test_import_command_reports_progress_and_prints_the_id_alone_at_verbosity_ze
     assert quiet.count("\n") == 1
 
 
+@pytest.mark.s3  # stores or reads files: run again on S3
 def test_import_command_refuses_a_hostile_bundle_leaving_nothing(tmp_path, media_root, db):
     path = tmp_path / "evil.zip"
     path.write_bytes(HOSTILE["path traversal"][0])

@@ -7,8 +7,11 @@ import pytest
 from manifests import services
 from manifests.files import delete_files
 from manifests.models import Asset, Manifest
+from manifests.services.manifests import COPY_CHUNK
 from tests.conftest import image_upload, stored_files
 from tests.queries import assert_num_queries
+
+pytestmark = pytest.mark.s3  # run again with every file on S3: tests/object_storage.py
 
 
 def test_duplicate_copies_assets_tags_order_and_files(make_manifest, make_asset, media_root):
@@ -233,3 +236,47 @@ def test_missing_derived_files_are_not_copied(make_manifest, make_asset, media_r
     copied = Asset.objects.get(manifest=copy)
     assert copied.reference_image.read() == asset.reference_image.read()
     assert (copied.thumbnail.name, copy.contact_sheet.name, copy.thumbnail.name) == ("", "", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manifest_changed_while_its_files_are_copied_is_copied_as_it_is_at_the_lock(
+    make_manifest, make_asset, media_root
+):
+    source = make_manifest()
+    hero = services.asset_attach_image(asset=make_asset(source, "Hero"), file=image_upload())
+    heard = []
+
+    def rename_once(clone):  # the files are copied before the manifest is locked
+        if not heard:
+            services.asset_update(asset=hero, name="Renamed")
+        heard.append(clone.name)
+
+    copy = services.manifest_duplicate(manifest=source, on_asset_copied=rename_once)
+
+    assert heard == ["Hero", "Renamed"]  # copied again, under the lock
+    assert [a.name for a in Asset.objects.filter(manifest=copy)] == ["Renamed"]
+    copy_files = [f for f in stored_files(media_root) if f.startswith(f"manifests/{copy.pk}/")]
+    assert len(copy_files) == 2  # the first pass's copies are gone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_replaced_while_the_files_are_copied_is_no_missing_file(
+    make_manifest, make_asset, media_root
+):
+    source = make_manifest()
+    assets = [make_asset(source, f"A{n}") for n in range(COPY_CHUNK + 1)]
+    for asset in assets:
+        services.asset_attach_image(asset=asset, file=image_upload())
+    last = assets[-1]  # in the second chunk of copies
+    replaced = []
+
+    def replace_last_image_once(clone):
+        if not replaced:  # its old file goes as this change commits, before it is copied
+            new_image = image_upload(color="blue")
+            replaced.append(services.asset_attach_image(asset=last, file=new_image))
+
+    copy = services.manifest_duplicate(manifest=source, on_asset_copied=replace_last_image_once)
+
+    copied_last = Asset.objects.get(manifest=copy, manifest_tag=last.manifest_tag)
+    assert copied_last.image_sha256 == replaced[0].image_sha256
+    assert copied_last.reference_image.name in stored_files(media_root)

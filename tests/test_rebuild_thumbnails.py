@@ -13,7 +13,10 @@ from manifests.models import Asset, Manifest
 from tests.conftest import stored_files
 from tests.ops_factories import manifest_with_images, snapshot, soft_deleted
 
-pytestmark = pytest.mark.django_db(transaction=True)  # files go only once changes commit
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.s3,
+]  # files go only once changes commit
 
 
 def run(*args: str) -> tuple[str, str]:
@@ -134,6 +137,7 @@ def test_a_bad_manifest_option_is_refused(media_root, value, message):
         run("--manifest", value)
 
 
+@pytest.mark.disk_only("a file in a folder's place; S3 faults: test_storage_s3.py")
 def test_a_storage_failure_is_reported_and_the_run_goes_on(media_root):
     broken = manifest_with_images("Broken", images=1, derived=False)
     fine = manifest_with_images("Fine", images=1, derived=False)

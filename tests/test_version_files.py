@@ -17,10 +17,10 @@ from manifests import services
 from manifests.models import Asset, Manifest, ManifestVersion, VersionFile
 from manifests.services.orphans import orphan_files_sweep
 from manifests.services.purging import manifests_purge
-from tests.conftest import image_upload, stored_files
+from tests.conftest import image_upload, is_stored, stored_files
 from tests.ops_factories import files_of, manifest_with_images, soft_deleted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.s3]
 
 COLORS = ["red", "green", "blue", "yellow", "purple"]
 
@@ -194,7 +194,7 @@ def test_orphan_sweep_command_says_how_many_files_frozen_versions_keep(media_roo
     assert "would remove 0 orphan files (0 bytes). Would keep 2 files that frozen" in dry
     assert "Removed 0 orphan files (0 bytes, freed 0 bytes). Kept 2 files that frozen" in out
     assert f"Keeping {old_image}: a frozen version names it" in out
-    assert (media_root / old_image).exists()
+    assert is_stored(media_root, old_image)
 
 
 def test_purging_a_manifest_removes_its_versions_and_the_files_only_they_name(media_root):
@@ -229,7 +229,7 @@ def test_purging_removes_a_file_only_its_versions_name_outside_its_folder(media_
 
     # The replaced upload (in the folder) and its thumbnail, the outside file, the new pair.
     assert outside in removed and report.files == len(removed) == 5
-    assert not (media_root / outside).exists()
+    assert not is_stored(media_root, outside)
 
 
 def test_purging_another_manifest_keeps_a_file_a_frozen_version_names(media_root):
@@ -247,10 +247,10 @@ def test_purging_another_manifest_keeps_a_file_a_frozen_version_names(media_root
 
     assert report.manifests == 1 and report.files_kept == 1
     assert shared not in removed
-    assert (media_root / shared).exists()
+    assert is_stored(media_root, shared)
     sweep = orphan_files_sweep(min_age=timedelta(0))
     assert shared in sweep.kept_for_versions
-    assert (media_root / shared).exists()
+    assert is_stored(media_root, shared)
 
 
 def test_purge_command_says_how_many_versions_go_and_files_stay(media_root):
@@ -270,5 +270,5 @@ def test_purge_command_says_how_many_versions_go_and_files_stay(media_root):
     assert f"    {shared} (kept: a frozen version of another manifest names it)" in dry
     assert "would keep 1 file that frozen versions of other manifests name" in dry
     assert "and 1 frozen version; kept 1 file that frozen versions of other manifests name" in out
-    assert (media_root / shared).exists()
+    assert is_stored(media_root, shared)
     assert ManifestVersion.objects.filter(manifest=keeper).exists()

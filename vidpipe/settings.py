@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -199,6 +200,61 @@ STORAGES = {
 
 MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+
+# --- Object storage (S3 protocol) ---------------------------------------------------------
+# With a bucket, every stored file lives there (README "Object storage"); without one, on
+# local disk under MEDIA_ROOT. Credentials come the way boto3 finds them (AWS_ACCESS_KEY_ID
+# and AWS_SECRET_ACCESS_KEY, a profile, an instance role): never in settings.
+VIDPIPE_S3_BUCKET = os.environ.get("VIDPIPE_S3_BUCKET", "")
+# MinIO, Ceph, R2 and the like: their endpoint (empty: AWS's, for the region).
+VIDPIPE_S3_ENDPOINT_URL = os.environ.get("VIDPIPE_S3_ENDPOINT_URL", "") or None
+VIDPIPE_S3_REGION = os.environ.get("VIDPIPE_S3_REGION", "") or None
+# Seconds a file URL handed out by the API or the admin stays valid (presigned on S3).
+VIDPIPE_MEDIA_URL_SECONDS = env_int("VIDPIPE_MEDIA_URL_SECONDS", 3600)
+# A public base URL (a CDN in front of the bucket): plain URLs under it, unsigned. Anyone
+# with a URL can then read the file, for ever: README "Object storage" says when to.
+VIDPIPE_S3_PUBLIC_BASE_URL = os.environ.get("VIDPIPE_S3_PUBLIC_BASE_URL", "").rstrip("/")
+
+
+def s3_storage(
+    bucket: str, *, endpoint_url: str | None = None, region: str | None = None, public_base_url=""
+) -> dict:
+    """Django's STORAGES entry for a bucket (django-storages' S3 backend): private objects,
+    presigned URLs unless a public base URL is given, a file never overwritten."""
+    options = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint_url,
+        "region_name": region,
+        # No ACL on upload: the bucket's policy decides (private), as S3 now requires.
+        "default_acl": None,
+        # A new file never replaces another of the same name (as on disk: a suffix).
+        "file_overwrite": False,
+        "querystring_auth": not public_base_url,
+        "querystring_expire": VIDPIPE_MEDIA_URL_SECONDS,
+        # A storage that does not answer fails the request in seconds (503), not minutes.
+        "client_config": Config(
+            # Presigned URLs of Signature Version 4 (V2's are refused by most stores now).
+            signature_version="s3v4",
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"max_attempts": 3, "mode": "standard"},
+            # Endpoints of other stores (MinIO, moto) answer by path, not by bucket host.
+            s3={"addressing_style": "path"} if endpoint_url else {},
+        ),
+    }
+    if public_base_url:
+        protocol, _, domain = public_base_url.partition("//")
+        options.update(custom_domain=domain, url_protocol=protocol)
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+if VIDPIPE_S3_BUCKET:
+    STORAGES["default"] = s3_storage(
+        VIDPIPE_S3_BUCKET,
+        endpoint_url=VIDPIPE_S3_ENDPOINT_URL,
+        region=VIDPIPE_S3_REGION,
+        public_base_url=VIDPIPE_S3_PUBLIC_BASE_URL,
+    )
 # Seconds a client is told to wait (Retry-After) when storage refuses a write (503).
 VIDPIPE_STORAGE_RETRY_AFTER = env_int("VIDPIPE_STORAGE_RETRY_AFTER", 30)
 

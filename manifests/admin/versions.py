@@ -23,6 +23,7 @@ from manifests import services
 from manifests.admin.common import DOMAIN_ERRORS, image_tag
 from manifests.admin.filters import DeletedFilter
 from manifests.exceptions import domain_error_message
+from manifests.files import files_storage
 from manifests.models import Asset, Manifest, ManifestVersion, Project
 
 VERSION_PREVIEW_PX = 96
@@ -41,8 +42,7 @@ def frozen_preview(asset: dict[str, Any] | None, *, size: int = VERSION_PREVIEW_
     name = asset.get("thumbnail") or asset.get("reference_image")
     if not name:
         return "—"
-    storage = Asset._meta.get_field("thumbnail").storage
-    return image_tag(storage.url(name), size=size, alt=asset.get("name", ""))
+    return image_tag(files_storage().url(name), size=size, alt=asset.get("name", ""))
 
 
 def shown_value(field: str, value: Any) -> str:

@@ -4,6 +4,7 @@ from here (`from manifests.models import Manifest`)."""
 
 from manifests.labels import LabelListField
 from manifests.models.manifests import (
+    MANIFESTS_AREA,
     MAX_DESCRIPTION_LENGTH,
     SORT_ORDER_MAX,
     SORT_ORDER_MIN,
@@ -15,6 +16,7 @@ from manifests.models.manifests import (
     asset_thumbnail_path,
     asset_upload_path,
     manifest_contact_sheet_path,
+    manifest_folder,
     manifest_media_path,
     manifest_thumbnail_path,
 )
@@ -28,6 +30,7 @@ from manifests.models.versions import (
 __all__ = [
     "FROZEN_ASSET_FIELDS",
     "FROZEN_MANIFEST_FIELDS",
+    "MANIFESTS_AREA",
     "MAX_DESCRIPTION_LENGTH",
     "SORT_ORDER_MAX",
     "SORT_ORDER_MIN",
@@ -42,6 +45,7 @@ __all__ = [
     "asset_thumbnail_path",
     "asset_upload_path",
     "manifest_contact_sheet_path",
+    "manifest_folder",
     "manifest_media_path",
     "manifest_thumbnail_path",
 ]

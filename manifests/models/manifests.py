@@ -23,9 +23,18 @@ MAX_DESCRIPTION_LENGTH = 10_000
 SORT_ORDER_MIN, SORT_ORDER_MAX = -(2**31), 2**31 - 1
 
 
+# The storage folder under which every manifest's files live (`manifests.files` sweeps it).
+MANIFESTS_AREA = "manifests"
+
+
+def manifest_folder(manifest_id: uuid.UUID | str) -> str:
+    """The storage folder that holds every file of one manifest: `manifests/<id>`."""
+    return f"{MANIFESTS_AREA}/{manifest_id}"
+
+
 def manifest_media_path(manifest_id: uuid.UUID | str, folder: str, filename: str) -> str:
     """Where a manifest's files live in storage: `manifests/<id>/<folder>/<filename>`."""
-    return f"manifests/{manifest_id}/{folder}/{filename}"
+    return f"{manifest_folder(manifest_id)}/{folder}/{filename}"
 
 
 def asset_upload_path(asset: "Asset", filename: str) -> str:

@@ -9,8 +9,8 @@ Callers use the package (`from manifests import services; services.asset_create(
 the modules split it by concern: `manifests`, `assets`, `bulk` (many images at once),
 `contact_sheets`, `projects`, `versions` (frozen versions), `bundles` (a manifest as a zip,
 out and in, with `bundle_json`), `purging`, `orphans`, `thumbnails`, and what they share in
-`common` and `changes` (the one place a manifest changes) (and, for purging and the orphan
-sweep, in `stored_files`).
+`common` and `changes` (the one place a manifest changes). Stored files, for all of them,
+are `manifests.files`.
 """
 
 from manifests.services.assets import (

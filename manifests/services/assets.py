@@ -10,7 +10,7 @@ from django.db.models import Max
 
 from manifests.etags import IfMatch, asset_etag
 from manifests.exceptions import StoredFileMissing, UploadTooLarge, VersionConflict
-from manifests.files import delete_files_on_commit, new_files, save_file
+from manifests.files import delete_files_on_commit, new_files, reading, save_file
 from manifests.images import (
     ImageInfo,
     RenderedImage,
@@ -206,7 +206,7 @@ def asset_render_thumbnail(*, asset: Asset) -> Asset:
     if not source:
         raise ValidationError("The asset has no image to make a thumbnail from.")
     try:
-        with source.storage.open(source.name, "rb") as file:
+        with reading(source.name), source.storage.open(source.name, "rb") as file:
             rendered = render_thumbnail(file)
     except FileNotFoundError:
         raise StoredFileMissing(asset_label(asset), source.name) from None

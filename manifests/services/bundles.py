@@ -33,7 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from manifests.exceptions import BundleRefused, InvalidImage, StoredFileMissing
-from manifests.files import new_files
+from manifests.files import files_storage, new_files, reading
 from manifests.images import ACCEPTED_FORMATS, inspect_and_thumbnail
 from manifests.models import Asset, Manifest, ManifestVersion
 from manifests.services.assets import store_asset_image
@@ -86,12 +86,14 @@ def manifest_export_version(*, version: ManifestVersion) -> Iterator[bytes]:
 
 
 def _export(content: dict[str, Any], source: dict[str, Any]) -> Iterator[bytes]:
-    storage = Asset._meta.get_field("reference_image").storage
+    storage = files_storage()
     with_images = [asset for asset in content["assets"] if asset["reference_image"]]
     # Checked now, while an error can still be an answer: once the stream has started, a
     # missing file could only cut the download short. A stat each on local disk.
     for asset in with_images:
-        if not storage.exists(asset["reference_image"]):
+        with reading(asset["reference_image"]):
+            found = storage.exists(asset["reference_image"])
+        if not found:
             label = f"{asset['manifest_tag']} “{asset['name']}”"
             raise StoredFileMissing(label, asset["reference_image"])
     return _stream(content, source, storage)

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from manifests.files import delete_files_on_commit, new_files, save_file
+from manifests.files import delete_files_on_commit, new_files, reading, save_file
 from manifests.images import RenderedImage, SheetTile, render_contact_sheet
 from manifests.models import Asset, Manifest
 from manifests.services.changes import ManifestChange, manifest_change
@@ -32,14 +32,17 @@ def manifest_render_contact_sheet(
     """
     for _ in range(OPTIMISTIC_RENDERS):
         current = Manifest.objects.get(pk=manifest.pk)
-        sheet = _render(current)
+        with reading(f"the images of manifest {current.pk}"):
+            sheet = _render(current)
         if on_rendered is not None:
             on_rendered()
         with new_files() as stored, manifest_change(manifest.pk) as change:
             if change.manifest.version == current.version:
                 return _store(change, sheet, stored)
     with new_files() as stored, manifest_change(manifest.pk) as change:
-        return _store(change, _render(change.manifest), stored)
+        with reading(f"the images of manifest {manifest.pk}"):
+            sheet = _render(change.manifest)
+        return _store(change, sheet, stored)
 
 
 def _render(manifest: Manifest) -> RenderedImage:

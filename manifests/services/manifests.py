@@ -5,6 +5,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from itertools import count
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from manifests.etags import IfMatch
 from manifests.exceptions import ManifestInUse, StoredFileMissing
-from manifests.files import copy_file, new_files
+from manifests.files import copy_files, delete_files, files_storage, new_files
 from manifests.models import Asset, Manifest, ManifestVersion, manifest_media_path
 from manifests.services.changes import manifest_change
 from manifests.services.common import (
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 COPY_SUFFIX_PATTERN = re.compile(r" \(copy(?: ([2-9]|[1-9][0-9]+))?\)$")
 # Room the longest suffix could need: " (copy " + 12 digits + ")".
 COPY_SUFFIX_ROOM = 20
+# Assets whose files are copied together (in parallel on S3) before `on_asset_copied`
+# hears of them.
+COPY_CHUNK = 100
 CREATE_STATUSES = frozenset(
     {Manifest.Status.DRAFT, *Manifest.STATUS_TRANSITIONS[Manifest.Status.DRAFT]}
 )
@@ -221,29 +225,69 @@ def manifest_duplicate(
 ) -> Manifest:
     """Copy a manifest with all its assets (tags, order, files) into a new DRAFT manifest.
 
-    `on_asset_copied` is called after each asset's files are copied (progress reporting);
-    whatever it raises rolls the whole copy back.
+    The files are copied without holding the manifest's lock (hard links on local disk, a
+    server-side copy on S3: a thousand copies take seconds there); the rows are then
+    written under the lock if the manifest has not changed meanwhile, else everything is
+    done again under the lock. `on_asset_copied` is called after each asset's files are
+    copied (progress reporting); whatever it raises rolls the whole copy back.
     """
-    with new_files() as copied, transaction.atomic():
-        # The lock keeps assets from being added or removed while they are copied.
-        source = lock_manifest(manifest.pk)
-        return _copy_content(
-            source,
-            manifest_content(source),
-            copied,
-            name=name,
-            contact_sheet=source.contact_sheet.name,
-            on_asset_copied=on_asset_copied,
-        )
+    with new_files() as copied:
+        current = Manifest.objects.get(pk=manifest.pk)
+        content = manifest_content(current)
+        try:
+            planned = _copy_content(
+                current,
+                content,
+                copied,
+                contact_sheet=current.contact_sheet.name,
+                on_asset_copied=on_asset_copied,
+            )
+        except StoredFileMissing:
+            planned = None  # removed by a change made meanwhile, or missing indeed
+        with transaction.atomic():
+            source = lock_manifest(manifest.pk)
+            unchanged = (source.version, source.contact_sheet.name) == (
+                current.version,
+                current.contact_sheet.name,
+            )
+            if unchanged and planned is not None:
+                return _save_copy(planned, source, content, name=name)
+        # It changed while its files were copied: copy again, this time under the lock
+        # (a file missing then is missing indeed: 409).
+        delete_files(copied)
+        copied.clear()
+        with transaction.atomic():
+            source = lock_manifest(manifest.pk)
+            content = manifest_content(source)
+            planned = _copy_content(
+                source,
+                content,
+                copied,
+                contact_sheet=source.contact_sheet.name,
+                on_asset_copied=on_asset_copied,
+            )
+            return _save_copy(planned, source, content, name=name)
 
 
 def manifest_duplicate_version(*, version: ManifestVersion, name: str | None = None) -> Manifest:
     """Branch a frozen version: a new DRAFT manifest with that version's fields, assets
-    (tags, order) and image files, whose parent is the version's manifest."""
-    with new_files() as copied, transaction.atomic():
-        # Locked as a duplicate locks it: two copies' default names never clash.
-        source = lock_manifest(version.manifest_id)
-        return _copy_content(source, version.content, copied, name=name)
+    (tags, order) and image files, whose parent is the version's manifest. The frozen files
+    stay while the version does: they are copied before the manifest is locked."""
+    with new_files() as copied:
+        source = Manifest.objects.get(pk=version.manifest_id)
+        planned = _copy_content(source, version.content, copied)
+        with transaction.atomic():
+            # Locked as a duplicate locks it: two copies' default names never clash.
+            locked = lock_manifest(version.manifest_id)
+            return _save_copy(planned, locked, version.content, name=name)
+
+
+@dataclass
+class _PlannedCopy:
+    """A copy whose files are stored and whose rows are not written yet."""
+
+    manifest: Manifest
+    assets: list[Asset]
 
 
 def _copy_content(
@@ -251,77 +295,94 @@ def _copy_content(
     content: dict[str, Any],
     copied: list[str],
     *,
-    name: str | None,
     contact_sheet: str = "",
     on_asset_copied: Callable[[Asset], None] | None = None,
-) -> Manifest:
-    """Store a new DRAFT manifest holding `content` (as `manifest_content` or a frozen
-    version has it), child of `source`, whose row the caller holds locked: its assets keep
-    their tags and order, their files are copied into the new manifest's folder (their
-    names appended to `copied`), and tag numbering continues from the source's."""
+) -> _PlannedCopy:
+    """Copy the files of `content` (as `manifest_content` or a frozen version has it) into
+    a new manifest's folder (their names appended to `copied`) and build, unsaved, the
+    DRAFT manifest and assets that hold it: its assets keep their tags and order."""
     fields, assets = content["manifest"], content["assets"]
-
-    def copy_into(folder: str, source_name: str, file_name: str, *, owner: str = "") -> str:
-        """Copy one file into the copy's folder. A missing original refuses the duplicate
-        (naming its `owner`); a missing derived file (no `owner`) is simply not copied."""
-        if not source_name:
-            return ""
-        try:
-            stored = copy_file(source_name, manifest_media_path(copy.id, folder, file_name))
-        except FileNotFoundError:
-            if owner:
-                raise StoredFileMissing(owner, source_name) from None
-            logger.warning("Duplicate of %s: %r is missing; not copied.", source.pk, source_name)
-            return ""
-        copied.append(stored)
-        return stored
-
-    # Chosen under the source's lock: two copies of one manifest wait for each other
-    # (and on SQLite every writer does), so the second sees the first's name as taken.
+    storage = files_storage()
     copy = Manifest(
-        name=(name or "").strip() or _copy_name_of(fields["name"]),
         description=fields["description"],
         category=fields["category"],
         tags=list(fields["tags"]),
         status=Manifest.Status.DRAFT,
         asset_count=len(assets),
         parent_manifest=source,
-        tag_sequences=dict(source.tag_sequences),
     )
-    validate_fields(copy)
-    copy.contact_sheet = copy_into("contact_sheets", contact_sheet, os.path.basename(contact_sheet))
+
+    def copy_into(jobs: list[tuple[Manifest | Asset, str, str, str, str]]) -> None:
+        """Copy files into the copy's folder (in parallel on S3): each job is (row, field,
+        source name, target name, owner). A missing original refuses the duplicate (naming
+        its owner); a missing derived file (no owner) is simply not copied."""
+        pairs = [(source_name, target) for _, _, source_name, target, _ in jobs]
+        for (row, field, source_name, _, owner), stored in zip(
+            jobs, copy_files(storage, pairs, copied), strict=True
+        ):
+            if stored is None and owner:
+                raise StoredFileMissing(owner, source_name)
+            if stored is None:
+                logger.warning(
+                    "Duplicate of %s: %r is missing; not copied.", source.pk, source_name
+                )
+            setattr(row, field, stored or "")
+
+    if contact_sheet:
+        target = manifest_media_path(copy.id, "contact_sheets", os.path.basename(contact_sheet))
+        copy_into([(copy, "contact_sheet", contact_sheet, target, "")])
     # Equal sort_orders are ordered by created_at: space the copies out to keep order.
     now = timezone.now()
     copies = []
-    for position, asset in enumerate(assets):
-        clone = Asset(
-            manifest=copy,
-            asset_type=asset["asset_type"],
-            name=asset["name"],
-            manifest_tag=asset["manifest_tag"],
-            user_tags=list(asset["user_tags"]),
-            description=asset["description"],
-            source=asset["source"],
-            sort_order=asset["sort_order"],
-            image_format=asset["image_format"],
-            image_width=asset["image_width"],
-            image_height=asset["image_height"],
-            image_sha256=asset["image_sha256"],
-            created_at=now + timedelta(microseconds=position),
-        )
-        for field, folder, owner in [
-            ("reference_image", "uploads", asset_label(clone)),
-            ("thumbnail", "thumbnails", ""),
-        ]:
-            stored = asset[field]
-            file_name = f"{clone.id}_{_stored_basename(stored, asset['id'])}"
-            setattr(clone, field, copy_into(folder, stored, file_name, owner=owner))
-        copies.append(clone)
+    for start in range(0, len(assets), COPY_CHUNK):
+        chunk, jobs = [], []
+        for position, asset in enumerate(assets[start : start + COPY_CHUNK], start):
+            clone = Asset(
+                manifest=copy,
+                asset_type=asset["asset_type"],
+                name=asset["name"],
+                manifest_tag=asset["manifest_tag"],
+                user_tags=list(asset["user_tags"]),
+                description=asset["description"],
+                source=asset["source"],
+                sort_order=asset["sort_order"],
+                image_format=asset["image_format"],
+                image_width=asset["image_width"],
+                image_height=asset["image_height"],
+                image_sha256=asset["image_sha256"],
+                created_at=now + timedelta(microseconds=position),
+            )
+            for field, folder, owner in [
+                ("reference_image", "uploads", asset_label(clone)),
+                ("thumbnail", "thumbnails", ""),
+            ]:
+                if stored := asset[field]:
+                    file_name = f"{clone.id}_{_stored_basename(stored, asset['id'])}"
+                    target = manifest_media_path(copy.id, folder, file_name)
+                    jobs.append((clone, field, stored, target, owner))
+            chunk.append(clone)
+        copy_into(jobs)
+        copies += chunk
         if on_asset_copied is not None:
-            on_asset_copied(clone)
+            for clone in chunk:
+                on_asset_copied(clone)
     # A new manifest, not a change of one: its thumbnail is its first asset's, as
     # manifest_change keeps it for every other manifest.
     copy.thumbnail = next((c.thumbnail.name for c in copies if c.thumbnail), "")
+    return _PlannedCopy(copy, copies)
+
+
+def _save_copy(
+    planned: _PlannedCopy, source: Manifest, content: dict[str, Any], *, name: str | None
+) -> Manifest:
+    """Write the rows of a planned copy of `source`, whose row the caller holds locked: tag
+    numbering continues from the source's."""
+    copy = planned.manifest
+    # Chosen under the source's lock: two copies of one manifest wait for each other
+    # (and on SQLite every writer does), so the second sees the first's name as taken.
+    copy.name = (name or "").strip() or _copy_name_of(content["manifest"]["name"])
+    copy.tag_sequences = dict(source.tag_sequences)
+    validate_fields(copy)
     copy.save(force_insert=True)
-    Asset.all_objects.bulk_create(copies)
+    Asset.all_objects.bulk_create(planned.assets)
     return copy

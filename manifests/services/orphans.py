@@ -9,27 +9,29 @@ many files there are, and leaves young files alone: their row may not have commi
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import Storage
 from django.utils import timezone
 
-from manifests.models import Asset, Manifest
-from manifests.services.stored_files import (
+from manifests.files import (
     MANIFESTS_AREA,
     FileTotals,
+    ListedFile,
     StoredFile,
-    file_age,
-    listdir,
-    measure,
+    file_sizes,
+    files_storage,
+    iter_files,
+    manifest_folder,
     named_by_rows,
     named_by_versions,
     prune_empty_folders,
     remove_files,
-    walk_files,
 )
+from manifests.models import Asset, Manifest
 
 # Files younger than this are never orphans: an upload or a duplicate may be writing them
 # before the row that names them commits.
@@ -68,45 +70,46 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+def _folder_of(listed: ListedFile) -> str | None:
+    """The manifest folder (its second path part) a file lies in; None for a loose file."""
+    parts = listed.name.split("/")
+    return parts[1] if len(parts) > 2 else None
+
+
+def _folders(storage: Storage) -> Iterator[tuple[str | None, list[ListedFile]]]:
+    """The files under `manifests/`, one manifest folder at a time (one listing, in pages)."""
+    for directory, files in groupby(iter_files(storage, MANIFESTS_AREA), key=_folder_of):
+        yield directory, list(files)
+
+
 def orphan_files_sweep(
     *,
     dry_run: bool = False,
     min_age: timedelta = DEFAULT_ORPHAN_MIN_AGE,
     now: datetime | None = None,
-    storage: Storage = default_storage,
+    storage: Storage | None = None,
     on_orphan: Callable[[StoredFile], None] | None = None,
 ) -> OrphanSweepReport:
     """Remove files under `manifests/` that no manifest or asset row and no frozen version
-    refers to and that are older than `min_age`, one manifest folder at a time."""
+    refers to and that are older than `min_age`, one manifest folder at a time. No
+    transaction is held: a row committed meanwhile is seen by the checks that follow."""
+    storage = storage or files_storage()
     now = now or timezone.now()
     report = OrphanSweepReport(dry_run=dry_run)
-    directories, loose = listdir(storage, MANIFESTS_AREA)
-    groups: list[tuple[str | None, list[str]]] = [
-        (None, [f"{MANIFESTS_AREA}/{name}" for name in sorted(loose)])
-    ]
-    groups += [(directory, []) for directory in sorted(directories)]
-    for directory, files in groups:
+    for directory, files in _folders(storage):
         manifest_id = _parse_uuid(directory) if directory else None
         exists, known = _manifest_file_names(manifest_id) if manifest_id else (False, set())
-        if directory is not None:
-            files = list(walk_files(storage, f"{MANIFESTS_AREA}/{directory}"))
         # The manifest's own rows answer for almost every file (an indexed query); anything
         # else is checked against every row before it is called an orphan.
-        unknown = [name for name in files if name not in known]
-        unreferenced = set(unknown) - named_by_rows(unknown)
+        unknown = [f for f in files if f.name not in known]
+        unknown_names = [f.name for f in unknown]
+        unreferenced = set(unknown_names) - named_by_rows(unknown_names)
         held = named_by_versions(unreferenced)
-        report.kept_for_versions += [name for name in unknown if name in held]
+        report.kept_for_versions += [name for name in unknown_names if name in held]
         unreferenced -= held
-        orphans = []
-        for name in unknown:
-            if name not in unreferenced:
-                continue
-            age = file_age(storage, name, now)
-            if (age is None and min_age > timedelta(0)) or (age is not None and age < min_age):
-                continue
-            orphans.append(name)
-        measured = measure(storage, orphans)
-        found = [measured[name] for name in orphans if name in measured]
+        orphans = [f for f in unknown if f.name in unreferenced and now - f.modified >= min_age]
+        sizes = file_sizes(storage, orphans)
+        found = [StoredFile(f.name, *sizes[f.name]) for f in orphans if f.name in sizes]
         report.files.extend(found)
         if on_orphan is not None:
             for orphan in found:
@@ -120,7 +123,7 @@ def orphan_files_sweep(
                 stale = bool(files) and len(found) == len(files)
                 prune_empty_folders(
                     storage,
-                    f"{MANIFESTS_AREA}/{directory}",
+                    manifest_folder(directory),
                     untouched_since=None if stale or not min_age else now - min_age,
                 )
     return report

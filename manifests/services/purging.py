@@ -1,9 +1,11 @@
 """Purging soft-deleted manifests for good: rows, assets and files.
 
 The purge walks its work in bounded batches, so memory stays flat however many manifests
-there are. A batch is one transaction; its files are removed only after that transaction
-has committed (`transaction.on_commit`), so an error or a crash in the middle leaves the
-batch's rows and files as they were, and no file is removed while a row still names it.
+there are. A batch is one transaction that asks storage nothing (no listing or sizing while
+rows are locked); its files are listed, by folder in pages, and removed, in batches, only
+after that transaction has committed (a robust `transaction.on_commit`), so an error or a
+crash in the middle leaves the batch's rows and files as they were, and no file is removed
+while a row still names it.
 Files a crash leaves behind without a row are what the orphan sweep (`orphans`) is for.
 
 A manifest owns everything under its folder `manifests/<id>/`. Duplicates get their own
@@ -13,31 +15,38 @@ A manifest's frozen versions go with it (cascade), and so do the files that only
 being purged names stays, and is counted as kept.
 """
 
+import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse
-from manifests.models import Asset, Manifest, ManifestQuerySet, ManifestVersion, Project
-from manifests.services.changes import copies_lose_parent
-from manifests.services.common import keyset_chunks
-from manifests.services.stored_files import (
+from manifests.files import (
+    STORAGE_ERRORS,
     FileTotals,
+    ListedFile,
     StoredFile,
+    file_sizes,
+    files_storage,
+    list_folders,
+    listed,
     manifest_folder,
-    measure,
     named_by_rows,
     named_by_versions,
     prune_empty_folders,
     remove_files,
-    walk_files,
 )
+from manifests.models import Asset, Manifest, ManifestQuerySet, ManifestVersion, Project
+from manifests.services.changes import copies_lose_parent
+from manifests.services.common import keyset_chunks
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PURGE_AGE = timedelta(days=30)
 DEFAULT_BATCH_SIZE = 100
@@ -115,11 +124,36 @@ def manifest_purge_candidates(
     return Manifest.all_objects.filter(deleted_at__isnull=False, deleted_at__lte=cutoff)
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A manifest the batch purges, as its rows describe it (no storage asked yet)."""
+
+    id: uuid.UUID
+    name: str
+    deleted_at: datetime
+    assets: int
+    versions: int
+    # The files its rows and versions name outside its own folder and nothing else uses.
+    outside: tuple[str, ...]
+
+    def purged(self, files: tuple[StoredFile, ...], kept: tuple[str, ...]) -> PurgedManifest:
+        return PurgedManifest(
+            id=self.id,
+            name=self.name,
+            deleted_at=self.deleted_at,
+            assets=self.assets,
+            files=files,
+            versions=self.versions,
+            kept=kept,
+        )
+
+
 def _plan_batch(
-    ids: list[uuid.UUID], *, cutoff: datetime, lock: bool, storage: Storage
-) -> tuple[list[PurgedManifest], list[SkippedManifest]]:
+    ids: list[uuid.UUID], *, cutoff: datetime, lock: bool
+) -> tuple[list[_Planned], list[SkippedManifest]]:
     """What purging these manifests removes, re-checked under their row locks (one may have
-    been restored, or may be referenced by a project, since it was listed)."""
+    been restored, or may be referenced by a project, since it was listed). Rows only:
+    storage is listed after the locks are gone."""
     rows = Manifest.all_objects.filter(pk__in=ids, deleted_at__lte=cutoff).order_by("pk")
     if lock:
         rows = rows.select_for_update()
@@ -153,43 +187,70 @@ def _plan_batch(
     for manifest_id, version_id, name in versions.values_list("manifest_id", "pk", "files__name"):
         version_ids[manifest_id].add(version_id)
         names[manifest_id].append(name or "")
+    outside: dict[uuid.UUID, list[str]] = {}
     for pk in purge_ids:
         folder = f"{manifest_folder(pk)}/"
-        owned = [n for n in dict.fromkeys(names[pk]) if n]
         # A name outside the manifest's own folder (a manual edit) may be shared: keep it
         # when any other row still refers to it.
-        outside = [n for n in owned if not n.startswith(folder)]
-        shared = named_by_rows(outside, excluding_manifests=purge_ids) if outside else set()
-        names[pk] = [n for n in owned if n not in shared] + list(walk_files(storage, folder[:-1]))
-    # Whatever a frozen version of another manifest names stays, in the folder or not.
-    held = named_by_versions(
-        (n for pk in purge_ids for n in names[pk]), excluding_manifests=purge_ids
-    )
-    kept = {pk: tuple(n for n in dict.fromkeys(names[pk]) if n in held) for pk in purge_ids}
-    names = {pk: [n for n in names[pk] if n not in held] for pk in purge_ids}
-
-    measured = measure(storage, (n for pk in purge_ids for n in names[pk]))
-    purged = [
-        PurgedManifest(
-            id=pk,
-            name=name,
-            deleted_at=deleted_at,
-            assets=asset_counts[pk],
-            files=tuple(measured[n] for n in dict.fromkeys(names[pk]) if n in measured),
-            versions=len(version_ids[pk]),
-            kept=kept[pk],
-        )
+        outside[pk] = [n for n in dict.fromkeys(names[pk]) if n and not n.startswith(folder)]
+        shared = named_by_rows(outside[pk], excluding_manifests=purge_ids) if outside[pk] else ()
+        outside[pk] = [n for n in outside[pk] if n not in shared]
+    planned = [
+        _Planned(pk, name, deleted_at, asset_counts[pk], len(version_ids[pk]), tuple(outside[pk]))
         for pk, name, deleted_at, *_ in manifests
     ]
-    return purged, skipped
+    return planned, skipped
 
 
-def _remove_purged(storage: Storage, batch: list[PurgedManifest], report: PurgeReport) -> None:
-    report.files_not_removed += remove_files(
-        storage, (f.name for purged in batch for f in purged.files)
+def _batch_files(
+    storage: Storage, planned: list[_Planned], *, excluding: list[uuid.UUID]
+) -> tuple[list[PurgedManifest], int]:
+    """The batch's manifests with their stored files (each folder listed in pages, sizes
+    from the listing), less those a frozen version of another manifest names (`excluding`:
+    the manifests whose versions go too, in a dry run); and how many manifests' storage
+    could not be listed (logged: the orphan sweep meets their files later)."""
+    found: dict[uuid.UUID, list[ListedFile]] = {m.id: [] for m in planned}
+    try:
+        folders = list_folders(storage, [manifest_folder(m.id) for m in planned])
+    except STORAGE_ERRORS:
+        logger.warning(
+            "Could not list the files of %d manifests; the orphan sweep will.", len(planned)
+        )
+        return [m.purged((), ()) for m in planned], len(planned)
+    unlisted = 0
+    for manifest in planned:
+        try:
+            found[manifest.id] = [
+                *folders[manifest_folder(manifest.id)],
+                *listed(storage, manifest.outside),
+            ]
+        except STORAGE_ERRORS:
+            logger.warning("Could not list the files of %s; the orphan sweep will.", manifest.id)
+            unlisted += 1
+    # Whatever a frozen version of another manifest names stays, in the folder or not.
+    held = named_by_versions(
+        (f.name for files in found.values() for f in files), excluding_manifests=excluding
     )
-    for purged in batch:
-        prune_empty_folders(storage, manifest_folder(purged.id))
+    sizes = file_sizes(
+        storage, [f for files in found.values() for f in files if f.name not in held]
+    )
+    purged = []
+    for manifest in planned:
+        names = list(dict.fromkeys(f.name for f in found[manifest.id]))
+        files = tuple(StoredFile(n, *sizes[n]) for n in names if n in sizes)
+        purged.append(manifest.purged(files, tuple(n for n in names if n in held)))
+    return purged, unlisted
+
+
+def _remove_batch_files(
+    storage: Storage, planned: list[_Planned], report: PurgeReport
+) -> list[PurgedManifest]:
+    purged, unlisted = _batch_files(storage, planned, excluding=[])
+    report.files_not_removed += unlisted
+    report.files_not_removed += remove_files(storage, (f.name for p in purged for f in p.files))
+    for manifest in purged:
+        prune_empty_folders(storage, manifest_folder(manifest.id))
+    return purged
 
 
 def manifests_purge(
@@ -198,7 +259,7 @@ def manifests_purge(
     dry_run: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     now: datetime | None = None,
-    storage: Storage = default_storage,
+    storage: Storage | None = None,
     on_batch: Callable[[PurgeBatch], None] | None = None,
     after_manifest: Callable[[PurgedManifest], None] | None = None,
 ) -> PurgeReport:
@@ -206,13 +267,17 @@ def manifests_purge(
     frozen versions and files, `batch_size` manifests per transaction; skip the ones
     projects reference, and keep the files other manifests' frozen versions name.
 
-    `on_batch` hears about each batch once it has committed (or been planned, in a dry
-    run). `after_manifest` is called for each manifest of a batch inside its transaction,
-    once the batch's rows are deleted: an exception there rolls the whole batch back and
-    stops the purge.
+    A batch's rows go in one transaction that asks storage nothing; its files are listed
+    (in pages) and removed (in batches) once it has committed, and a removal that fails is
+    counted and left for the orphan sweep. Inside a caller's transaction that happens when
+    it commits. `on_batch` hears about each batch once its files are gone (or planned, in a
+    dry run). `after_manifest` is called for each manifest of a batch inside its
+    transaction, once the batch's rows are deleted (its files not yet listed): an exception
+    there rolls the whole batch back and stops the purge.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
+    storage = storage or files_storage()
     cutoff = purge_cutoff(older_than=older_than, now=now)
     report = PurgeReport(dry_run=dry_run, cutoff=cutoff)
     candidates = manifest_purge_candidates(older_than=older_than, now=now)
@@ -220,21 +285,37 @@ def manifests_purge(
     # batch starts after the last id seen, and memory holds one batch at most.
     for ids in keyset_chunks(candidates.values_list("pk", flat=True), batch_size):
         if dry_run:
-            purged, skipped = _plan_batch(ids, cutoff=cutoff, lock=False, storage=storage)
-        else:
-            with transaction.atomic():
-                purged, skipped = _plan_batch(ids, cutoff=cutoff, lock=True, storage=storage)
-                gone = [m.id for m in purged]
-                # Copies keep their rows: their parent goes, as a change they show.
-                copies_lose_parent(gone)
-                # Cascades to the assets and the frozen versions.
-                Manifest.all_objects.filter(pk__in=gone).hard_delete()
-                if after_manifest is not None:
-                    for manifest in purged:
-                        after_manifest(manifest)
-                transaction.on_commit(lambda batch=purged: _remove_purged(storage, batch, report))
-        batch = PurgeBatch(number=report.batches + 1, purged=tuple(purged), skipped=tuple(skipped))
-        report.add(batch)
-        if on_batch is not None:
-            on_batch(batch)
+            planned, skipped = _plan_batch(ids, cutoff=cutoff, lock=False)
+            purged, _ = _batch_files(storage, planned, excluding=[p.id for p in planned])
+            _report_batch(report, purged, skipped, on_batch)
+            continue
+        with transaction.atomic():
+            planned, skipped = _plan_batch(ids, cutoff=cutoff, lock=True)
+            gone = [m.id for m in planned]
+            # Copies keep their rows: their parent goes, as a change they show.
+            copies_lose_parent(gone)
+            # Cascades to the assets and the frozen versions.
+            Manifest.all_objects.filter(pk__in=gone).hard_delete()
+            if after_manifest is not None:
+                for manifest in planned:
+                    after_manifest(manifest.purged((), ()))
+        # At once, unless a caller's transaction is open: then when it commits.
+        transaction.on_commit(
+            lambda planned=planned, skipped=skipped: _report_batch(
+                report, _remove_batch_files(storage, planned, report), skipped, on_batch
+            ),
+            robust=True,
+        )
     return report
+
+
+def _report_batch(
+    report: PurgeReport,
+    purged: list[PurgedManifest],
+    skipped: list[SkippedManifest],
+    on_batch: Callable[[PurgeBatch], None] | None,
+) -> None:
+    batch = PurgeBatch(number=report.batches + 1, purged=tuple(purged), skipped=tuple(skipped))
+    report.add(batch)
+    if on_batch is not None:
+        on_batch(batch)

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 
 from manifests.exceptions import InvalidImage, StorageUnavailable, StoredFileMissing
+from manifests.files import STORAGE_ERRORS
 from manifests.models import Asset, Manifest
 from manifests.services.assets import asset_render_thumbnail
 from manifests.services.common import keyset_chunks
@@ -44,7 +44,7 @@ class ThumbnailReport:
 
 
 def _thumbnail_missing(asset: Asset) -> bool:
-    return not asset.thumbnail or not default_storage.exists(asset.thumbnail.name)
+    return not asset.thumbnail or not asset.thumbnail.storage.exists(asset.thumbnail.name)
 
 
 def thumbnails_rebuild(
@@ -85,7 +85,7 @@ def _rebuild_one(asset: Asset, *, dry_run: bool) -> ThumbnailOutcome:
         return ThumbnailOutcome(asset.pk, asset.manifest_id, asset.manifest_tag, result, detail)
 
     if dry_run:
-        if not default_storage.exists(asset.reference_image.name):
+        if not asset.reference_image.storage.exists(asset.reference_image.name):
             return outcome("image missing", asset.reference_image.name)
         return outcome("would rebuild")
     try:
@@ -99,6 +99,6 @@ def _rebuild_one(asset: Asset, *, dry_run: bool) -> ThumbnailOutcome:
     except ValidationError:  # its image was removed meanwhile: nothing to render
         return outcome("image removed meanwhile")
     # The storage failed (permissions, disk full, network): writing, or reading the image.
-    except (StorageUnavailable, OSError) as exc:
+    except (StorageUnavailable, *STORAGE_ERRORS) as exc:
         return outcome("storage error", str(exc))
     return outcome("rebuilt")

@@ -2,10 +2,10 @@ from datetime import timedelta
 
 from django.core.management.base import CommandError
 
+from manifests.files import StoredFile
 from manifests.management.commands._arguments import age_in_minutes
 from manifests.management.commands._output import OperationsCommand, plural, size
 from manifests.services.orphans import DEFAULT_ORPHAN_MIN_AGE, orphan_files_sweep
-from manifests.services.stored_files import StoredFile
 
 DEFAULT_MIN_AGE_MINUTES = int(DEFAULT_ORPHAN_MIN_AGE.total_seconds() // 60)
 
