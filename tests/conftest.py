@@ -99,6 +99,8 @@ def stored_files(root) -> list[str]:
 def unsigned(url: str | None) -> str | None:
     """A media URL without its signature (`?expires=…&signature=…`): where the file is."""
     return url and url.split("?", 1)[0]
+
+
 def stored_bytes(root, name: str) -> bytes:
     """The bytes of a stored file, read from MEDIA_ROOT or the test's bucket."""
     if _active_bucket:
