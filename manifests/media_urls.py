@@ -79,5 +79,11 @@ class SignedURLStorage(FileSystemStorage):
 
 
 def media_urls_expire() -> bool:
-    """Whether the file URLs in answers expire (else they are public and last)."""
+    """Whether the file URLs in answers expire (else they are public and last): on disk
+    unless VIDPIPE_PUBLIC_MEDIA; on S3 when they are presigned (no public base URL)."""
+    from manifests.files.backends import files_storage, is_s3
+
+    storage = files_storage()
+    if is_s3(storage):
+        return bool(storage.querystring_auth)
     return not settings.VIDPIPE_PUBLIC_MEDIA

@@ -21,6 +21,7 @@ from django.db import connection
 
 from manifests import services
 from manifests.files import backends
+from manifests.media_urls import media_urls_expire
 from manifests.models import Asset, Manifest
 from tests import object_storage
 from tests.conftest import image_upload, stored_files
@@ -107,6 +108,12 @@ def test_a_public_base_url_gives_plain_unsigned_urls(settings):
     url = default_storage.url("manifests/x/uploads/hero.png")
 
     assert url == "https://cdn.example.com/media/manifests/x/uploads/hero.png"
+    # Answers then hold lasting URLs: frozen versions may be cached for good again.
+    assert media_urls_expire() is False
+
+
+def test_presigned_urls_expire(api, db):
+    assert media_urls_expire() is True
 
 
 # --- duplicate: a server-side copy -------------------------------------------------------------

@@ -201,6 +201,12 @@ STORAGES = {
 MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
+# Seconds a file URL handed out by the API or the admin is valid, at least (local disk: a
+# signed URL, checked by the media view; S3: a presigned URL).
+VIDPIPE_MEDIA_URL_SECONDS = env_int("VIDPIPE_MEDIA_URL_SECONDS", 3600)
+if VIDPIPE_MEDIA_URL_SECONDS < 1:
+    raise ImproperlyConfigured("VIDPIPE_MEDIA_URL_SECONDS must be at least 1.")
+
 # --- Object storage (S3 protocol) ---------------------------------------------------------
 # With a bucket, every stored file lives there (README "Object storage"); without one, on
 # local disk under MEDIA_ROOT. Credentials come the way boto3 finds them (AWS_ACCESS_KEY_ID
@@ -209,8 +215,6 @@ VIDPIPE_S3_BUCKET = os.environ.get("VIDPIPE_S3_BUCKET", "")
 # MinIO, Ceph, R2 and the like: their endpoint (empty: AWS's, for the region).
 VIDPIPE_S3_ENDPOINT_URL = os.environ.get("VIDPIPE_S3_ENDPOINT_URL", "") or None
 VIDPIPE_S3_REGION = os.environ.get("VIDPIPE_S3_REGION", "") or None
-# Seconds a file URL handed out by the API or the admin stays valid (presigned on S3).
-VIDPIPE_MEDIA_URL_SECONDS = env_int("VIDPIPE_MEDIA_URL_SECONDS", 3600)
 # A public base URL (a CDN in front of the bucket): plain URLs under it, unsigned. Anyone
 # with a URL can then read the file, for ever: README "Object storage" says when to.
 VIDPIPE_S3_PUBLIC_BASE_URL = os.environ.get("VIDPIPE_S3_PUBLIC_BASE_URL", "").rstrip("/")
@@ -259,11 +263,6 @@ if VIDPIPE_S3_BUCKET:
 VIDPIPE_STORAGE_RETRY_AFTER = env_int("VIDPIPE_STORAGE_RETRY_AFTER", 30)
 
 # --- Who may read the files (manifests.media_urls; README "Who may read the files") ------
-# Seconds a file URL handed out by the API or the admin is valid, at least (local disk: a
-# signed URL, checked by the media view; S3: a presigned URL).
-VIDPIPE_MEDIA_URL_SECONDS = env_int("VIDPIPE_MEDIA_URL_SECONDS", 3600)
-if VIDPIPE_MEDIA_URL_SECONDS < 1:
-    raise ImproperlyConfigured("VIDPIPE_MEDIA_URL_SECONDS must be at least 1.")
 # Plain, unsigned URLs that anyone may read, forever (e.g. behind a CDN). See the README.
 VIDPIPE_PUBLIC_MEDIA = env_bool("VIDPIPE_PUBLIC_MEDIA", False)
 # nginx's internal location aliasing MEDIA_ROOT (e.g. /_protected_media/): the media view
