@@ -22,7 +22,7 @@ from django.utils import timezone
 from manifests.exceptions import BulkUploadRefused, InvalidImage, UploadTooLarge
 from manifests.files import new_files, save_file
 from manifests.images import ImageInfo, RenderedImage, inspect_and_thumbnail, safe_image_name
-from manifests.models import SORT_ORDER_MAX, Asset, Manifest
+from manifests.models import SORT_ORDER_MAX, Asset, EventType, Manifest
 from manifests.services.assets import _next_sort_order
 from manifests.services.changes import manifest_change
 from manifests.services.common import thumbnail_name
@@ -246,4 +246,13 @@ def assets_bulk_create(
             assets.append(asset)
         Asset.all_objects.bulk_create(assets)
         change.content(asset_delta=len(assets), tag_sequences=locked.tag_sequences)
+        for asset in assets:
+            change.event(
+                EventType.ASSET_CREATED,
+                asset_id=str(asset.pk),
+                tag=asset.manifest_tag,
+                name=asset.name,
+                asset_type=asset.asset_type,
+                sha256=asset.image_sha256,
+            )
     return BulkResult(created=assets, refused=check.refused)

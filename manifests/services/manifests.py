@@ -18,7 +18,7 @@ from django.utils import timezone
 from manifests.etags import IfMatch
 from manifests.exceptions import ManifestInUse, StoredFileMissing
 from manifests.files import copy_file, new_files
-from manifests.models import Asset, Manifest, ManifestVersion, manifest_media_path
+from manifests.models import Asset, EventType, Manifest, ManifestVersion, manifest_media_path
 from manifests.services.changes import manifest_change
 from manifests.services.common import (
     asset_label,
@@ -29,6 +29,7 @@ from manifests.services.common import (
     refuse_unstorable_json,
     validate_fields,
 )
+from manifests.services.events import event_record
 from manifests.services.versions import manifest_content
 
 MANIFEST_EDITABLE_FIELDS = frozenset(Manifest.EDITABLE_FIELDS)
@@ -72,7 +73,15 @@ def manifest_create(
         total_processing_cost=total_processing_cost,
     )
     validate_fields(manifest)
-    manifest.save(force_insert=True)
+    with transaction.atomic():
+        manifest.save(force_insert=True)
+        event_record(
+            EventType.MANIFEST_CREATED,
+            manifest_id=manifest.pk,
+            version=manifest.version,
+            name=manifest.name,
+            status=manifest.status,
+        )
     return manifest
 
 
@@ -105,10 +114,14 @@ def manifest_update(
                         f"{changed['status']}; allowed: {', '.join(sorted(allowed))}."
                     }
                 )
+        old_status = current.status
         for field, value in changed.items():
             setattr(current, field, value)
         validate_fields(current)
         change.content(**changed)
+        change.event(EventType.MANIFEST_UPDATED, fields=sorted(changed))
+        if "status" in changed:
+            change.event(EventType.MANIFEST_STATUS_CHANGED, old=old_status, new=current.status)
     return current
 
 
@@ -150,6 +163,7 @@ def manifests_soft_delete(manifests: QuerySet[Manifest]) -> int:
         for pk in targets.alive().values_list("pk", flat=True):
             with manifest_change(pk) as change:
                 change.state(deleted_at=now)
+                change.event(EventType.MANIFEST_DELETED)
             deleted += 1
         return deleted
 
@@ -159,6 +173,7 @@ def manifest_restore(*, manifest: Manifest) -> Manifest:
     with manifest_change(manifest.pk, include_deleted=True) as change:
         if change.manifest.deleted_at is not None:
             change.state(deleted_at=None)
+            change.event(EventType.MANIFEST_RESTORED)
     manifest.refresh_from_db(fields=["deleted_at", "revision"])
     return manifest
 
@@ -234,6 +249,7 @@ def manifest_duplicate(
             name=name,
             contact_sheet=source.contact_sheet.name,
             on_asset_copied=on_asset_copied,
+            source_version=source.version,
         )
 
 
@@ -243,7 +259,9 @@ def manifest_duplicate_version(*, version: ManifestVersion, name: str | None = N
     with new_files() as copied, transaction.atomic():
         # Locked as a duplicate locks it: two copies' default names never clash.
         source = lock_manifest(version.manifest_id)
-        return _copy_content(source, version.content, copied, name=name)
+        return _copy_content(
+            source, version.content, copied, name=name, source_version=version.number
+        )
 
 
 def _copy_content(
@@ -252,6 +270,7 @@ def _copy_content(
     copied: list[str],
     *,
     name: str | None,
+    source_version: int,
     contact_sheet: str = "",
     on_asset_copied: Callable[[Asset], None] | None = None,
 ) -> Manifest:
@@ -324,4 +343,12 @@ def _copy_content(
     copy.thumbnail = next((c.thumbnail.name for c in copies if c.thumbnail), "")
     copy.save(force_insert=True)
     Asset.all_objects.bulk_create(copies)
+    event_record(
+        EventType.MANIFEST_DUPLICATED,
+        manifest_id=copy.pk,
+        version=copy.version,
+        name=copy.name,
+        source_manifest_id=str(source.pk),
+        source_version=source_version,
+    )
     return copy

@@ -24,9 +24,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from manifests.exceptions import ManifestInUse
-from manifests.models import Asset, Manifest, ManifestQuerySet, ManifestVersion, Project
+from manifests.models import (
+    Asset,
+    EventType,
+    Manifest,
+    ManifestQuerySet,
+    ManifestVersion,
+    Project,
+)
 from manifests.services.changes import copies_lose_parent
 from manifests.services.common import keyset_chunks
+from manifests.services.events import EventDraft, events_record
 from manifests.services.stored_files import (
     FileTotals,
     StoredFile,
@@ -229,6 +237,16 @@ def manifests_purge(
                 copies_lose_parent(gone)
                 # Cascades to the assets and the frozen versions.
                 Manifest.all_objects.filter(pk__in=gone).hard_delete()
+                events_record(
+                    [
+                        EventDraft(
+                            EventType.MANIFEST_PURGED,
+                            m.id,
+                            payload={"name": m.name, "assets": m.assets},
+                        )
+                        for m in purged
+                    ]
+                )
                 if after_manifest is not None:
                     for manifest in purged:
                         after_manifest(manifest)
