@@ -363,6 +363,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A webhook delivery's status is not a manifest's: each gets its own enum in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "manifests.models.Manifest.Status",
+        "DeliveryStatusEnum": "manifests.models.WebhookDelivery.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "manifests.schema.add_links",

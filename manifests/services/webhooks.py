@@ -230,7 +230,7 @@ def _enqueue(delivery: WebhookDelivery, run_after: datetime | None = None) -> No
 def deliveries_for_events(events: list[Event]) -> list[WebhookDelivery]:
     """Make (in the events' transaction) a delivery of each event to each active
     subscription that wants it, and queue them. One query when none does."""
-    subscriptions = list(WebhookSubscription.objects.filter(active=True))
+    subscriptions = list(WebhookSubscription.objects.filter(active=True).order_by())
     if not subscriptions:
         return []
     now = timezone.now()
