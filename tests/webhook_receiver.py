@@ -58,7 +58,7 @@ def receiver(answer: Callable[[int, Received], int] = lambda n, r: 200) -> Itera
     state = Receiver(answer)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             got = Received({k.lower(): v for k, v in self.headers.items()}, body)
             with state.arrived:
