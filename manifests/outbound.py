@@ -69,22 +69,22 @@ def parse_target(url: str) -> Target:
 
 
 def refusal(address: str) -> str | None:
-    """Why a webhook may not go to this address; None when it may."""
+    """What kind of address this is, when a webhook may not go to it; None when it may."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip in METADATA_ADDRESSES:
-        return f"{ip} is a cloud metadata address"
+        return "a cloud metadata address"
     if ip.is_loopback:
-        if settings.VIDPIPE_WEBHOOK_ALLOW_LOOPBACK:
-            return None
-        return f"{ip} is a loopback address"
+        return None if settings.VIDPIPE_WEBHOOK_ALLOW_LOOPBACK else "a loopback address"
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return "not a public address"
     if ip.is_link_local:
-        return f"{ip} is a link-local address"
+        return "a link-local address"
     if ip.is_private:
-        return f"{ip} is a private address"
-    if ip.is_multicast or ip.is_unspecified or ip.is_reserved or not ip.is_global:
-        return f"{ip} is not a public address"
+        return "a private address"
+    if not ip.is_global:
+        return "not a public address"
     return None
 
 
@@ -100,8 +100,11 @@ def resolve(target: Target) -> str:
         raise TargetRefused(f"The host {target.host} resolves to no address.")
     for address in addresses:
         reason = refusal(address)
-        if reason is not None:
-            raise TargetRefused(f"The host {target.host} resolves to {reason}.")
+        if reason is None:
+            continue
+        if address == target.host:
+            raise TargetRefused(f"{address} is {reason}.")
+        raise TargetRefused(f"The host {target.host} resolves to {address}, {reason}.")
     return addresses[0]
 
 

@@ -14,6 +14,8 @@ from manifests.admin.common import DomainErrorsAsMessages, adopt
 from manifests.models import DeliveryAttempt, Event, WebhookDelivery, WebhookSubscription
 from manifests.services.events import FEED_TYPES
 
+EDITABLE = ("url", "event_types", "description", "active")
+
 
 class WebhookSubscriptionForm(forms.ModelForm):
     url = forms.URLField(max_length=2000, assume_scheme="https")
@@ -74,7 +76,7 @@ class WebhookSubscriptionAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
         return ", ".join(obj.event_types) or "all"
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        data = {name: form.cleaned_data[name] for name in EDITABLE if name in form.cleaned_data}
         if change:
             adopt(obj, services.webhook_update(subscription=obj, **data))
             return
