@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 
 import pytest
 
@@ -84,3 +86,54 @@ def test_a_worker_killed_mid_delivery_delivers_after_a_restart_with_the_same_id(
     )
     # The first attempt died with its worker (no answer logged); the second succeeded.
     assert state == "SUCCEEDED 2 [200]"
+
+
+def answers(url: str) -> bool:
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def test_make_run_starts_the_worker_beside_the_server_and_stops_both(tmp_path):
+    from tests.processes import checkout, development_env, free_port
+
+    directory = checkout(tmp_path / "checkout")
+    port = free_port()
+    env = development_env(
+        tmp_path, VIDPIPE_WEBHOOK_ALLOW_LOOPBACK="1", VIDPIPE_TASKS_BACKEND="database"
+    )
+    manage(env, "migrate", "--noinput")
+    with receiver() as target:
+        shell(
+            env,
+            "from manifests import services; "
+            f"services.webhook_create(url={target.url!r}); services.manifest_create(name='Run')",
+        )
+        make = subprocess.Popen(
+            ["make", "run", f"PORT={port}"],
+            cwd=directory,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            # Delivered: the worker runs beside the server, which answers.
+            assert target.wait_for(1, timeout=60)[0].json["type"] == "manifest.created"
+            assert answers(f"http://127.0.0.1:{port}/admin/login/")
+        finally:
+            os.killpg(make.pid, signal.SIGINT)  # Ctrl+C at the terminal
+            make.wait(timeout=30)
+    for _ in range(100):
+        try:
+            os.killpg(make.pid, 0)
+        except ProcessLookupError:
+            break  # no process of make run is left
+        time.sleep(0.1)
+    else:
+        os.killpg(make.pid, signal.SIGKILL)
+        pytest.fail("a process of make run outlived it")

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from manifests import services
 from manifests.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
-from manifests.serializers import ErrorSerializer
+from manifests.schema import ApiAutoSchema
 from manifests.serializers_events import (
     EventFeedSerializer,
     WebhookDeliverySerializer,
@@ -22,7 +22,9 @@ from manifests.serializers_events import (
 from manifests.services.events import DEFAULT_FEED_LIMIT, FEED_TYPES, MAX_FEED_LIMIT
 
 MAX_ID = 2**63 - 1
-BAD_REQUEST = OpenApiResponse(ErrorSerializer, description="A parameter is wrong; it says why.")
+BAD_REQUEST = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="Bad input: `{field: [messages]}`, each saying why."
+)
 
 
 def _whole_number(params, name: str, default: int, low: int, high: int) -> int:
@@ -34,8 +36,17 @@ def _whole_number(params, name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+class FeedSchema(ApiAutoSchema):
+    """The feed answers one object (a page and its cursor), not a list of them."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class EventViewSet(viewsets.GenericViewSet):
     """The change feed: events in id order after a cursor."""
+
+    schema = FeedSchema()
 
     filter_backends: list = []
     pagination_class = None
