@@ -124,7 +124,8 @@ def throughput(backend: str, events: int, database_url: str | None) -> float | N
             "shell",
             "--no-imports",
             "-c",
-            "from manifests import services; "
+            "from manifests import services; from manifests.models import WebhookSubscription; "
+            "WebhookSubscription.objects.all().delete(); "
             f"services.webhook_create(url={url!r}); m = services.manifest_create(name='T'); "
             f"[services.manifest_update(manifest=m, description=str(i)) "
             f"for i in range({events - 1})]",
