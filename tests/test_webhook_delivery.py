@@ -1,5 +1,8 @@
 """Webhook deliveries, for real: the database backend's worker (`db_worker`) sends signed
-requests to an HTTP receiver on 127.0.0.1 served by a thread of the test."""
+requests to an HTTP receiver on 127.0.0.1 served by a thread of the test.
+
+The worker runs in this process and closes its database connection between tasks, as in
+production: the tests commit (`transaction=True`) so that it finds their rows again."""
 
 import threading
 
@@ -11,7 +14,7 @@ from manifests import services
 from manifests.models import DeliveryAttempt, Event, WebhookDelivery, WebhookSubscription
 from tests.webhook_receiver import receiver, verify
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = WebhookDelivery.Status
 
