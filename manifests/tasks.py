@@ -4,8 +4,9 @@ from django_tasks import task
 
 
 @task()
-def deliver_webhook(delivery_id: str) -> str:
-    """One attempt at a webhook delivery (it schedules the next itself); what happened."""
+def deliver_webhooks(delivery_ids: list[str]) -> list[str]:
+    """One attempt at each of these webhook deliveries, in order (each schedules its own next
+    attempt); what happened to each."""
     from manifests.services.webhooks import webhook_attempt
 
-    return webhook_attempt(delivery_id=delivery_id)
+    return [webhook_attempt(delivery_id=delivery_id) for delivery_id in delivery_ids]

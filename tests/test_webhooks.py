@@ -240,3 +240,27 @@ def test_redeliver_action_queues_the_same_delivery_again(curator, make_manifest)
     assert delivery.status == "PENDING" and delivery.attempts == 0
     detail = curator.get(reverse("admin:manifests_webhookdelivery_change", args=[delivery.pk]))
     assert delivery.webhook_id in detail.text
+
+
+def test_deliveries_cost_constant_queries_however_many_events_a_change_writes(make_manifest):
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.conftest import image_upload
+    from tests.queries import assert_same_query_count, count_queries
+
+    services.webhook_create(url="http://127.0.0.1:9/hook", event_types=["asset.created"])
+
+    def bulk(count: int):
+        manifest = make_manifest(f"Bulk {count}")
+        files = [image_upload(f"{i}.png") for i in range(count)]
+        return count_queries(
+            lambda: services.assets_bulk_create(
+                manifest=manifest, files=files, asset_type="CHARACTER"
+            )
+        )
+
+    small, large = bulk(2), bulk(20)
+
+    assert_same_query_count(small, large)
+    assert WebhookDelivery.objects.count() == 22
+    assert DBTaskResult.objects.count() == 2  # one task per change, for all its deliveries

@@ -1,10 +1,10 @@
 """Webhooks: subscriptions, and the delivery of events to them, signed (Standard Webhooks).
 
 The outbox: each event a subscription wants gets a `WebhookDelivery`, written with the event
-in the change's transaction (an `AFTER_EVENTS` hook), and a task that attempts it
-(`manifests.tasks.deliver_webhook`). With the database backend the task row is written in
-that transaction too, so a committed change always has its delivery queued and a rolled-back
-one never has; with a broker (RQ) it is sent once the transaction commits, and
+in the change's transaction (an `AFTER_EVENTS` hook), and one task attempts the deliveries
+that write made (`manifests.tasks.deliver_webhooks`). With the database backend the task row
+is written in that transaction too, so a committed change always has its deliveries queued
+and a rolled-back one never has; with a broker (RQ) it is sent once the transaction commits, and
 `webhooks_resume` (run by the worker command, at start and then every minute) queues again
 whatever is due and has no live attempt.
 
@@ -41,6 +41,7 @@ from manifests.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from manifests.services.common import keyset_chunks
 from manifests.services.events import AFTER_EVENTS, FEED_TYPES
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ SECRET_BYTES = 32
 MAX_EVENT_TYPES = len(FEED_TYPES)
 MAX_DESCRIPTION = WebhookSubscription._meta.get_field("description").max_length
 RETRY_FACTOR = 3
+# Deliveries per task when the left-behind ones are queued again.
+RESUME_CHUNK = 50
 JITTER = 0.2
 Status = WebhookDelivery.Status
 
@@ -212,19 +215,22 @@ def event_body(event: Event) -> str:
     )
 
 
-def _enqueue(delivery: WebhookDelivery, run_after: datetime | None = None) -> None:
-    """Queue an attempt: in the caller's transaction where tasks live in this database,
-    else once it commits (a broker must not see a task before its delivery row)."""
+def _enqueue(deliveries: list[WebhookDelivery], run_after: datetime | None = None) -> None:
+    """Queue one task that attempts these deliveries: in the caller's transaction where tasks
+    live in this database, else once it commits (a broker must not see a task before its
+    delivery rows)."""
     from django_tasks_db import DatabaseBackend
 
-    from manifests.tasks import deliver_webhook
+    from manifests.tasks import deliver_webhooks
 
-    task = deliver_webhook.using(run_after=run_after) if run_after else deliver_webhook
-    delivery_id = str(delivery.pk)
+    if not deliveries:
+        return
+    task = deliver_webhooks.using(run_after=run_after) if run_after else deliver_webhooks
+    delivery_ids = [str(delivery.pk) for delivery in deliveries]
     if isinstance(task.get_backend(), DatabaseBackend):
-        task.enqueue(delivery_id)
+        task.enqueue(delivery_ids)
     else:
-        transaction.on_commit(lambda: task.enqueue(delivery_id))
+        transaction.on_commit(lambda: task.enqueue(delivery_ids))
 
 
 def deliveries_for_events(events: list[Event]) -> list[WebhookDelivery]:
@@ -245,8 +251,7 @@ def deliveries_for_events(events: list[Event]) -> list[WebhookDelivery]:
                 delivery.webhook_id = f"msg_{delivery.id.hex}"
                 deliveries.append(delivery)
     WebhookDelivery.objects.bulk_create(deliveries)
-    for delivery in deliveries:
-        _enqueue(delivery)
+    _enqueue(deliveries)
     return deliveries
 
 
@@ -268,27 +273,28 @@ def webhook_send_test(*, subscription: WebhookSubscription) -> WebhookDelivery:
     )
     with transaction.atomic():
         delivery.save(force_insert=True)
-        _enqueue(delivery)
+        _enqueue([delivery])
     return delivery
 
 
 def webhooks_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
     """Send these deliveries again (same `webhook-id`, same body), with a fresh budget of
     attempts; their subscriptions must be active. How many were queued."""
-    queued = 0
     with transaction.atomic():
-        for delivery in WebhookDelivery.objects.select_for_update().filter(
-            pk__in=[d.pk for d in deliveries], subscription__active=True
-        ):
+        again = list(
+            WebhookDelivery.objects.select_for_update().filter(
+                pk__in=[d.pk for d in deliveries], subscription__active=True
+            )
+        )
+        for delivery in again:
             delivery.status = Status.PENDING
             delivery.attempts = 0
             delivery.next_attempt_at = timezone.now()
             delivery.lease_until = None
             delivery.finished_at = None
             delivery.save()
-            _enqueue(delivery)
-            queued += 1
-    return queued
+        _enqueue(again)
+    return len(again)
 
 
 def webhooks_resume(*, now: datetime | None = None) -> int:
@@ -301,9 +307,9 @@ def webhooks_resume(*, now: datetime | None = None) -> int:
     )
     count = 0
     with transaction.atomic():
-        for delivery in due.only("pk"):
-            _enqueue(delivery)
-            count += 1
+        for chunk in keyset_chunks(due.only("pk"), RESUME_CHUNK):
+            _enqueue(chunk)
+            count += len(chunk)
     return count
 
 
@@ -411,7 +417,7 @@ def _record_attempt(
             result = f"failed for good ({outcome}): subscription switched off"
         else:
             delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-            _enqueue(delivery, run_after=delivery.next_attempt_at)
+            _enqueue([delivery], run_after=delivery.next_attempt_at)
             result = f"failed ({outcome}); attempt {delivery.attempts + 1} at " + (
                 delivery.next_attempt_at.isoformat(timespec="seconds")
             )
