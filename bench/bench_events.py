@@ -42,9 +42,9 @@ def request_overhead(args: argparse.Namespace) -> bool:
     from manifests import services
     from manifests.models import WebhookDelivery, WebhookSubscription
 
-    user = get_user_model().objects.create_user("bench", is_staff=True)
+    user, _ = get_user_model().objects.get_or_create(username="bench", is_staff=True)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     manifest = services.manifest_create(name="Bench events")
     url = f"/api/manifests/{manifest.pk}/assets"
     per_phase: dict[str, list[float]] = {"no subscription": [], "one subscription": []}
