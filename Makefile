@@ -22,7 +22,11 @@ migrate: install
 	$(PY) manage.py dbcheck
 	$(PY) manage.py migrate --noinput
 
+# The development server, and beside it the worker that delivers webhooks (README "Events and
+# webhooks"); stopping make (Ctrl+C) stops both.
 run: migrate
+	@$(PY) manage.py webhook_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install

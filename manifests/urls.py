@@ -37,6 +37,8 @@ router.register("assets", views.AssetViewSet, basename="asset")
 # and this viewset has detail actions only (no list to link to).
 router.register("projects", views.ProjectPinViewSet, basename="project-pin")
 router.register("projects", views.ProjectViewSet, basename="project")
+router.register("events", views.EventViewSet, basename="event")
+router.register("webhooks", views.WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),

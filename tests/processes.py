@@ -125,7 +125,15 @@ def _serving(
             server.wait(timeout=10)
 
 
-CHECKOUT_PATHS = ("Makefile", "manage.py", "requirements.txt", "vidpipe", "manifests", "templates")
+CHECKOUT_PATHS = (
+    "Makefile",
+    "manage.py",
+    "requirements.txt",
+    "vidpipe",
+    "manifests",
+    "templates",
+    "docs",
+)
 
 
 def checkout(directory: Path) -> Path:

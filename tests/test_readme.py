@@ -94,18 +94,24 @@ def repository_state() -> str:
     return "\n".join(line for line in status.splitlines() if not caches.match(line))
 
 
-def run_sections(tmp_path: Path, *headings: str) -> tuple[list[int], set[str], set[str]]:
+def run_sections(
+    tmp_path: Path, *headings: str, replace: dict[str, str] | None = None, **env_extra: str
+) -> tuple[list[int], set[str], set[str]]:
     """Run the README's sh blocks under `headings`, as written, in a scratch checkout
     against a development server on a fresh database: the statuses the script's requests
-    got, in order, and the checkout's files before and after. Fails when the script fails."""
+    got, in order, and the checkout's files before and after. Fails when the script fails.
+    `replace` swaps texts of the script (a port), `env_extra` adds to its environment and
+    the server's."""
     work = checkout(tmp_path / "checkout")
     (tmp_path / "tmp").mkdir()
-    env = development_env(tmp_path, TMPDIR=str(tmp_path / "tmp"))
+    env = development_env(tmp_path, TMPDIR=str(tmp_path / "tmp"), **env_extra)
     before = files_under(work)
 
     with runserver(env, log=tmp_path / "server.log") as base:
         script = PREAMBLE + "".join(sh_block(heading) for heading in headings)
         script = script.replace("http://127.0.0.1:8000", base)
+        for old, new in (replace or {}).items():
+            script = script.replace(old, new)
         result = subprocess.run(
             ["bash", "-c", script],
             cwd=work,
@@ -119,6 +125,7 @@ def run_sections(tmp_path: Path, *headings: str) -> tuple[list[int], set[str], s
     server_log = (tmp_path / "server.log").read_text()
     assert result.returncode == 0, result.stderr + server_log
     statuses = [int(line[5:]) for line in result.stderr.splitlines() if line.startswith("HTTP ")]
+    run_sections.stdout = result.stdout
     return statuses, before, files_under(work)
 
 
@@ -285,3 +292,49 @@ def test_bundles_walkthrough_runs_as_written(tmp_path):
         sword = assets(database, imported["id"])[2]["reference_image"]
         assert sword.startswith(f"manifests/{uuid.UUID(imported['id'])}/uploads/")
         assert (tmp_path / "media" / sword).is_file()
+
+
+# What the "Events and webhooks" walk-through's comments promise, request by request.
+EVENTS_STATUSES = [
+    200,  # the first events
+    200,  # all of them: the last id
+    200,  # nothing new
+    200,  # the assets created
+    201,  # the subscription
+    201,  # Villain
+    200,  # its event
+    200,  # the deliveries
+]
+
+
+def test_events_walkthrough_runs_as_written(tmp_path):
+    from tests.processes import free_port
+
+    port = str(free_port())
+    statuses, _, _ = run_sections(
+        tmp_path,
+        "First steps",
+        "A walk through the API",
+        "Events and webhooks",
+        replace={"8765": port},
+        VIDPIPE_WEBHOOK_ALLOW_LOOPBACK="1",
+    )
+
+    assert statuses == WALKTHROUGH_STATUSES + EVENTS_STATUSES
+    database = tmp_path / "dev.sqlite3"
+    (delivery,) = rows(database, "SELECT * FROM manifests_webhookdelivery")
+    assert delivery["status"] == "SUCCEEDED"
+    (attempt,) = rows(database, "SELECT * FROM manifests_deliveryattempt")
+    assert attempt["status_code"] == 204
+    # The receiver verified the signature with the README's code, and said so.
+    assert f"verified {delivery['webhook_id']} asset.created" in run_sections.stdout
+
+
+def test_the_readme_verification_example_is_the_receivers_code():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Events and webhooks\n", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"^```python\n(.*?)^```$", section, re.M | re.S)
+    imports, function = example.split("\n\n", 1)
+    receiver = (ROOT / "docs" / "webhook_receiver.py").read_text()
+    assert function in receiver
+    assert all(f"import {name}\n" in receiver for name in imports.split("import ")[1].split(", "))

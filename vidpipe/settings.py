@@ -43,6 +43,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -76,6 +86,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "manifests",
+    # Webhook deliveries run as tasks: Django's Tasks framework (the backport of Django 6's)
+    # and its database backend, whose `db_worker` runs them (README "Events and webhooks").
+    "django_tasks",
+    "django_tasks_db",
+    # The Redis-backed backend's worker command (`rqworker`), for VIDPIPE_TASKS_BACKEND=rq.
+    "django_rq",
     # Sign-in protection: counts failed logins, refuses them for a while (see below).
     "axes",
 ]
@@ -91,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Names the request's user as the actor of the events its changes write.
+    "manifests.actors.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a sign-in refused by axes into the lockout page.
@@ -341,6 +359,39 @@ if CACHE_URL:
         }
     }
 
+# --- Tasks (webhook deliveries) -----------------------------------------------------------
+# `database` (default): tasks are rows in this database, run by `manage.py webhook_worker`
+# (the database backend's `db_worker`), so nothing else has to run. `rq`: tasks go through
+# Redis (VIDPIPE_TASKS_REDIS_URL) to RQ workers (`manage.py webhook_worker` starts one).
+VIDPIPE_TASKS_BACKEND = os.environ.get("VIDPIPE_TASKS_BACKEND", "database").strip().lower()
+VIDPIPE_TASKS_REDIS_URL = os.environ.get("VIDPIPE_TASKS_REDIS_URL", "redis://127.0.0.1:6379/0")
+TASK_BACKENDS = {
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend"},
+}
+if VIDPIPE_TASKS_BACKEND not in TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"VIDPIPE_TASKS_BACKEND={VIDPIPE_TASKS_BACKEND!r}: use database or rq."
+    )
+TASKS = {"default": TASK_BACKENDS[VIDPIPE_TASKS_BACKEND]}
+RQ_QUEUES = {"default": {"URL": VIDPIPE_TASKS_REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+
+# --- Webhooks ------------------------------------------------------------------------------
+# Seconds to connect to a target, and to wait for each read of its answer.
+VIDPIPE_WEBHOOK_CONNECT_TIMEOUT = env_float("VIDPIPE_WEBHOOK_CONNECT_TIMEOUT", 5)
+VIDPIPE_WEBHOOK_READ_TIMEOUT = env_float("VIDPIPE_WEBHOOK_READ_TIMEOUT", 5)
+# Attempts per delivery; the wait before attempt n+1 is BASE * 3**(n-1) seconds, give or
+# take a fifth (jitter): with 8 attempts and 80 s, the last comes about a day after the first.
+VIDPIPE_WEBHOOK_MAX_ATTEMPTS = env_int("VIDPIPE_WEBHOOK_MAX_ATTEMPTS", 8)
+VIDPIPE_WEBHOOK_RETRY_BASE_SECONDS = env_float("VIDPIPE_WEBHOOK_RETRY_BASE_SECONDS", 80)
+# An attempt whose worker died is taken up again this many seconds after it started.
+VIDPIPE_WEBHOOK_LEASE_SECONDS = env_float("VIDPIPE_WEBHOOK_LEASE_SECONDS", 60)
+# Loopback targets (127.0.0.1, ::1): refused unless on (tests, a receiver on the same host).
+# Private, link-local and metadata addresses are refused whatever this says.
+VIDPIPE_WEBHOOK_ALLOW_LOOPBACK = env_bool("VIDPIPE_WEBHOOK_ALLOW_LOOPBACK", False)
+if VIDPIPE_WEBHOOK_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("VIDPIPE_WEBHOOK_MAX_ATTEMPTS must be at least 1.")
+
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first so that an anonymous request is told 401 with a WWW-Authenticate header.
@@ -386,6 +437,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A webhook delivery's status is not a manifest's: each gets its own enum in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "manifests.models.Manifest.Status",
+        "DeliveryStatusEnum": "manifests.models.WebhookDelivery.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "manifests.schema.add_links",

@@ -1,8 +1,17 @@
 """The app's models, one module per concern: manifests, assets and projects in
-`manifests.models.manifests`, frozen versions in `manifests.models.versions`. Import them
-from here (`from manifests.models import Manifest`)."""
+`manifests.models.manifests`, frozen versions in `manifests.models.versions`, events and
+webhooks in `manifests.models.events`. Import them from here
+(`from manifests.models import Manifest`)."""
 
 from manifests.labels import LabelListField
+from manifests.models.events import (
+    DeliveryAttempt,
+    Event,
+    EventCounter,
+    EventType,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from manifests.models.manifests import (
     MANIFESTS_AREA,
     MAX_DESCRIPTION_LENGTH,
@@ -36,12 +45,18 @@ __all__ = [
     "SORT_ORDER_MIN",
     "Asset",
     "AssetQuerySet",
+    "DeliveryAttempt",
+    "Event",
+    "EventCounter",
+    "EventType",
     "LabelListField",
     "Manifest",
     "ManifestQuerySet",
     "ManifestVersion",
     "Project",
     "VersionFile",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "asset_thumbnail_path",
     "asset_upload_path",
     "manifest_contact_sheet_path",

@@ -7,7 +7,8 @@ counters, so concurrent requests cannot lose an update or hand out a tag twice.
 
 Callers use the package (`from manifests import services; services.asset_create(...)`);
 the modules split it by concern: `manifests`, `assets`, `bulk` (many images at once),
-`contact_sheets`, `projects`, `versions` (frozen versions), `bundles` (a manifest as a zip,
+`contact_sheets`, `projects`, `versions` (frozen versions), `events` (the outbox and its
+feed), `webhooks` (subscriptions and signed deliveries), `bundles` (a manifest as a zip,
 out and in, with `bundle_json`), `purging`, `orphans`, `thumbnails`, and what they share in
 `common` and `changes` (the one place a manifest changes). Stored files, for all of them,
 are `manifests.files`.
@@ -35,6 +36,13 @@ from manifests.services.bundles import (
 )
 from manifests.services.common import MAX_LABEL_LENGTH, MAX_LABELS, normalize_labels
 from manifests.services.contact_sheets import manifest_render_contact_sheet
+from manifests.services.events import (
+    EventDraft,
+    event_record,
+    events_feed,
+    events_purge,
+    events_record,
+)
 from manifests.services.manifests import (
     CREATE_STATUSES,
     MANIFEST_EDITABLE_FIELDS,
@@ -57,6 +65,15 @@ from manifests.services.versions import (
     manifest_freeze_current,
     versions_diff,
 )
+from manifests.services.webhooks import (
+    webhook_attempt,
+    webhook_create,
+    webhook_rotate_secret,
+    webhook_send_test,
+    webhook_update,
+    webhooks_redeliver,
+    webhooks_resume,
+)
 
 __all__ = [
     "ASSET_EDITABLE_FIELDS",
@@ -65,6 +82,7 @@ __all__ = [
     "MAX_LABELS",
     "MAX_LABEL_LENGTH",
     "BulkResult",
+    "EventDraft",
     "RefusedFile",
     "Upgrade",
     "asset_attach_image",
@@ -75,6 +93,10 @@ __all__ = [
     "asset_update",
     "assets_bulk_check",
     "assets_bulk_create",
+    "event_record",
+    "events_feed",
+    "events_purge",
+    "events_record",
     "manifest_content",
     "manifest_copy_name",
     "manifest_create",
@@ -99,4 +121,11 @@ __all__ = [
     "project_upgrade",
     "thumbnails_rebuild",
     "versions_diff",
+    "webhook_attempt",
+    "webhook_create",
+    "webhook_rotate_secret",
+    "webhook_send_test",
+    "webhook_update",
+    "webhooks_redeliver",
+    "webhooks_resume",
 ]

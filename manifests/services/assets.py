@@ -18,7 +18,7 @@ from manifests.images import (
     render_thumbnail,
     safe_image_name,
 )
-from manifests.models import Asset, Manifest
+from manifests.models import Asset, EventType, Manifest
 from manifests.services.changes import manifest_change
 from manifests.services.common import (
     asset_label,
@@ -47,6 +47,16 @@ def _next_sort_order(manifest: Manifest) -> int:
             }
         )
     return last + 1
+
+
+def _described(asset: Asset) -> dict[str, Any]:
+    """What an asset event tells of the asset (its payload)."""
+    return {
+        "asset_id": str(asset.pk),
+        "tag": asset.manifest_tag,
+        "name": asset.name,
+        "asset_type": asset.asset_type,
+    }
 
 
 def _refuse_stale(asset: Asset, manifest: Manifest, if_match: IfMatch | None) -> None:
@@ -89,6 +99,7 @@ def asset_create(
         asset.manifest_tag = allocate_tag(locked, asset.asset_type)
         asset.save(force_insert=True)
         change.content(asset_delta=1, tag_sequences=locked.tag_sequences)
+        change.event(EventType.ASSET_CREATED, **_described(asset))
     return asset
 
 
@@ -115,6 +126,7 @@ def asset_update(*, asset: Asset, if_match: IfMatch | None = None, **changes: An
             extra["tag_sequences"] = locked.tag_sequences
         current.save(update_fields=update_fields)
         change.content(**extra)
+        change.event(EventType.ASSET_UPDATED, **_described(current), fields=sorted(changed))
     return current
 
 
@@ -132,6 +144,7 @@ def asset_delete(*, asset: Asset, if_match: IfMatch | None = None) -> None:
         _refuse_stale(current, change.manifest, if_match)
         current.delete()
         change.content(asset_delta=-1)
+        change.event(EventType.ASSET_DELETED, **_described(current))
         delete_files_on_commit([current.reference_image.name, current.thumbnail.name])
 
 
@@ -195,6 +208,12 @@ def asset_attach_image(
             ]
         )
         change.content()
+        change.event(
+            EventType.ASSET_IMAGE_CHANGED,
+            **_described(current),
+            sha256=current.image_sha256,
+            replaced=bool(replaced[0]),
+        )
         delete_files_on_commit(n for n in replaced if n and n not in stored)
     return current
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from manifests.exceptions import BulkUploadRefused, InvalidImage, UploadTooLarge
 from manifests.files import new_files
 from manifests.images import ImageInfo, RenderedImage, inspect_and_thumbnail
-from manifests.models import SORT_ORDER_MAX, Asset, Manifest
+from manifests.models import SORT_ORDER_MAX, Asset, EventType, Manifest
 from manifests.services.assets import _next_sort_order, store_asset_image
 from manifests.services.changes import manifest_change
 from manifests.tagging import allocate_tag
@@ -232,4 +232,13 @@ def assets_bulk_create(
             assets.append(asset)
         Asset.all_objects.bulk_create(assets)
         change.content(asset_delta=len(assets), tag_sequences=locked.tag_sequences)
+        for asset in assets:
+            change.event(
+                EventType.ASSET_CREATED,
+                asset_id=str(asset.pk),
+                tag=asset.manifest_tag,
+                name=asset.name,
+                asset_type=asset.asset_type,
+                sha256=asset.image_sha256,
+            )
     return BulkResult(created=assets, refused=check.refused)

@@ -35,7 +35,7 @@ from django.utils import timezone
 from manifests.exceptions import BundleRefused, InvalidImage, StoredFileMissing
 from manifests.files import files_storage, new_files, reading
 from manifests.images import ACCEPTED_FORMATS, inspect_and_thumbnail
-from manifests.models import Asset, Manifest, ManifestVersion
+from manifests.models import Asset, EventType, Manifest, ManifestVersion
 from manifests.services.assets import store_asset_image
 from manifests.services.bundle_json import (
     IMAGES_FOLDER,
@@ -47,6 +47,7 @@ from manifests.services.bundle_json import (
     read_document,
     tag_sequences,
 )
+from manifests.services.events import event_record
 from manifests.services.versions import manifest_content
 from manifests.zips import (
     CHUNK_BYTES,
@@ -189,6 +190,14 @@ def manifest_import(
             manifest.thumbnail = next((a.thumbnail.name for a in assets if a.thumbnail), "")
             manifest.save(force_insert=True)
             Asset.all_objects.bulk_create(assets)
+            event_record(
+                EventType.MANIFEST_CREATED,
+                manifest_id=manifest.pk,
+                version=manifest.version,
+                name=manifest.name,
+                status=manifest.status,
+                source="import",
+            )
     return manifest
 
 

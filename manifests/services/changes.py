@@ -11,7 +11,9 @@ records what the operation declared:
 - `state()`: fields that are not content (deletion, usage, a contact sheet, a rebuilt
   thumbnail); the version stays.
 
-Either way `revision` moves, so whatever shows the manifest (and its ETag) can tell.
+Either way `revision` moves, so whatever shows the manifest (and its ETag) can tell. What the
+operation declares with `event()` is written to the event outbox (`services.events`) in the
+same transaction, right after the UPDATE, with the manifest's version after the change.
 Checks that must see the locked row (an expected version: `If-Match`) and what must happen
 with a change (freezing a version when a manifest becomes READY) hook in here, not in views.
 """
@@ -29,6 +31,7 @@ from django.utils import timezone
 from manifests.etags import IfMatch, manifest_etag
 from manifests.exceptions import VersionConflict
 from manifests.models import Asset, Manifest
+from manifests.services.events import EventDraft, events_record
 
 
 @dataclass
@@ -40,6 +43,11 @@ class ManifestChange:
     asset_delta: int = 0
     fields: dict[str, Any] = field(default_factory=dict)
     thumbnail_moved: bool = False
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def event(self, type: str, **payload: Any) -> None:
+        """Tell of the change with an event of this type (written with it)."""
+        self.events.append((type, payload))
 
     def content(self, *, asset_delta: int = 0, **fields: Any) -> None:
         """The manifest's content changed: a new version (and these fields set with it)."""
@@ -113,6 +121,8 @@ def manifest_change(
         if not change.changed:
             return
         _record(change)
+        manifest = change.manifest
+        events_record([EventDraft(t, manifest.pk, manifest.version, p) for t, p in change.events])
         for hook in AFTER_CHANGE:
             hook(change)
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from manifests.etags import IfMatch
 from manifests.exceptions import ManifestInUse, StoredFileMissing
 from manifests.files import copy_files, delete_files, files_storage, new_files
-from manifests.models import Asset, Manifest, ManifestVersion, manifest_media_path
+from manifests.models import Asset, EventType, Manifest, ManifestVersion, manifest_media_path
 from manifests.services.changes import manifest_change
 from manifests.services.common import (
     asset_label,
@@ -30,6 +30,7 @@ from manifests.services.common import (
     refuse_unstorable_json,
     validate_fields,
 )
+from manifests.services.events import event_record
 from manifests.services.versions import manifest_content
 
 MANIFEST_EDITABLE_FIELDS = frozenset(Manifest.EDITABLE_FIELDS)
@@ -76,7 +77,15 @@ def manifest_create(
         total_processing_cost=total_processing_cost,
     )
     validate_fields(manifest)
-    manifest.save(force_insert=True)
+    with transaction.atomic():
+        manifest.save(force_insert=True)
+        event_record(
+            EventType.MANIFEST_CREATED,
+            manifest_id=manifest.pk,
+            version=manifest.version,
+            name=manifest.name,
+            status=manifest.status,
+        )
     return manifest
 
 
@@ -109,10 +118,14 @@ def manifest_update(
                         f"{changed['status']}; allowed: {', '.join(sorted(allowed))}."
                     }
                 )
+        old_status = current.status
         for field, value in changed.items():
             setattr(current, field, value)
         validate_fields(current)
         change.content(**changed)
+        change.event(EventType.MANIFEST_UPDATED, fields=sorted(changed))
+        if "status" in changed:
+            change.event(EventType.MANIFEST_STATUS_CHANGED, old=old_status, new=current.status)
     return current
 
 
@@ -154,6 +167,7 @@ def manifests_soft_delete(manifests: QuerySet[Manifest]) -> int:
         for pk in targets.alive().values_list("pk", flat=True):
             with manifest_change(pk) as change:
                 change.state(deleted_at=now)
+                change.event(EventType.MANIFEST_DELETED)
             deleted += 1
         return deleted
 
@@ -163,6 +177,7 @@ def manifest_restore(*, manifest: Manifest) -> Manifest:
     with manifest_change(manifest.pk, include_deleted=True) as change:
         if change.manifest.deleted_at is not None:
             change.state(deleted_at=None)
+            change.event(EventType.MANIFEST_RESTORED)
     manifest.refresh_from_db(fields=["deleted_at", "revision"])
     return manifest
 
@@ -251,7 +266,9 @@ def manifest_duplicate(
                 current.contact_sheet.name,
             )
             if unchanged and planned is not None:
-                return _save_copy(planned, source, content, name=name)
+                return _save_copy(
+                    planned, source, content, name=name, source_version=source.version
+                )
         # It changed while its files were copied: copy again, this time under the lock
         # (a file missing then is missing indeed: 409).
         delete_files(copied)
@@ -266,7 +283,7 @@ def manifest_duplicate(
                 contact_sheet=source.contact_sheet.name,
                 on_asset_copied=on_asset_copied,
             )
-            return _save_copy(planned, source, content, name=name)
+            return _save_copy(planned, source, content, name=name, source_version=source.version)
 
 
 def manifest_duplicate_version(*, version: ManifestVersion, name: str | None = None) -> Manifest:
@@ -279,7 +296,9 @@ def manifest_duplicate_version(*, version: ManifestVersion, name: str | None = N
         with transaction.atomic():
             # Locked as a duplicate locks it: two copies' default names never clash.
             locked = lock_manifest(version.manifest_id)
-            return _save_copy(planned, locked, version.content, name=name)
+            return _save_copy(
+                planned, locked, version.content, name=name, source_version=version.number
+            )
 
 
 @dataclass
@@ -373,7 +392,12 @@ def _copy_content(
 
 
 def _save_copy(
-    planned: _PlannedCopy, source: Manifest, content: dict[str, Any], *, name: str | None
+    planned: _PlannedCopy,
+    source: Manifest,
+    content: dict[str, Any],
+    *,
+    name: str | None,
+    source_version: int,
 ) -> Manifest:
     """Write the rows of a planned copy of `source`, whose row the caller holds locked: tag
     numbering continues from the source's."""
@@ -385,4 +409,12 @@ def _save_copy(
     validate_fields(copy)
     copy.save(force_insert=True)
     Asset.all_objects.bulk_create(planned.assets)
+    event_record(
+        EventType.MANIFEST_DUPLICATED,
+        manifest_id=copy.pk,
+        version=copy.version,
+        name=copy.name,
+        source_manifest_id=str(source.pk),
+        source_version=source_version,
+    )
     return copy

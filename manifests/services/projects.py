@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from manifests.models import Manifest, ManifestVersion, Project
+from manifests.models import EventType, Manifest, ManifestVersion, Project
 from manifests.services.changes import manifest_change
 from manifests.services.common import validate_fields
+from manifests.services.events import event_record
 from manifests.services.versions import freeze_locked, versions_diff
 
 
@@ -26,6 +27,12 @@ def _link(project: Project, manifest: Manifest | None) -> None:
         change.state(times_used=locked.times_used + 1, last_used_at=timezone.now())
         project.manifest = locked
         project.manifest_version = freeze_locked(locked).number
+        change.event(
+            EventType.PROJECT_LINKED,
+            project_id=str(project.pk),
+            project_name=project.name,
+            pinned_version=project.manifest_version,
+        )
 
 
 def project_create(*, name: str, manifest: Manifest | None = None) -> Project:
@@ -84,6 +91,15 @@ def project_upgrade(*, project: Project, expected_version: int | None = None) ->
             manifest_id=current.manifest_id, number=current.manifest_version
         ).first()
         if current.manifest_version != after.number:
+            event_record(
+                EventType.PROJECT_REPINNED,
+                manifest_id=current.manifest_id,
+                version=after.number,
+                project_id=str(current.pk),
+                project_name=current.name,
+                old_version=current.manifest_version,
+                new_version=after.number,
+            )
             current.manifest_version = after.number
             current.save(update_fields=["manifest_version"])
     diff = versions_diff(before.content, after.content) if before is not None else None

@@ -42,9 +42,10 @@ from manifests.files import (
     prune_empty_folders,
     remove_files,
 )
-from manifests.models import Asset, Manifest, ManifestQuerySet, ManifestVersion, Project
+from manifests.models import Asset, EventType, Manifest, ManifestQuerySet, ManifestVersion, Project
 from manifests.services.changes import copies_lose_parent
 from manifests.services.common import keyset_chunks
+from manifests.services.events import EventDraft, events_record
 
 logger = logging.getLogger(__name__)
 
@@ -296,6 +297,16 @@ def manifests_purge(
             copies_lose_parent(gone)
             # Cascades to the assets and the frozen versions.
             Manifest.all_objects.filter(pk__in=gone).hard_delete()
+            events_record(
+                [
+                    EventDraft(
+                        EventType.MANIFEST_PURGED,
+                        m.id,
+                        payload={"name": m.name, "assets": m.assets},
+                    )
+                    for m in planned
+                ]
+            )
             if after_manifest is not None:
                 for manifest in planned:
                     after_manifest(manifest.purged((), ()))

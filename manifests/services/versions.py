@@ -19,12 +19,14 @@ from manifests.models import (
     FROZEN_ASSET_FIELDS,
     FROZEN_MANIFEST_FIELDS,
     Asset,
+    EventType,
     Manifest,
     ManifestVersion,
     VersionFile,
 )
 from manifests.services.changes import AFTER_CHANGE, ManifestChange
 from manifests.services.common import lock_manifest
+from manifests.services.events import event_record
 
 # Asset fields a diff leaves out: the id is the asset, the tag is the key, and the stored
 # file names follow the image, whose change shows as a sha256 change.
@@ -66,6 +68,13 @@ def freeze_locked(manifest: Manifest) -> ManifestVersion:
     # constraint on (manifest, number) is the database's guard all the same.
     version.save(force_insert=True)
     _record_files(version)
+    event_record(
+        EventType.MANIFEST_VERSION_FROZEN,
+        manifest_id=manifest.pk,
+        version=manifest.version,
+        number=version.number,
+        content_sha256=version.content_sha256,
+    )
     return version
 
 

@@ -1,8 +1,10 @@
 """The REST API's views, one module per capability: `manifests` (manifests, assets,
-projects), `versions` (frozen versions), `pins` (what a project pins) and `bundles` (export
-and import as a zip). They check input shape and call `manifests.services`."""
+projects), `versions` (frozen versions), `pins` (what a project pins), `bundles` (export
+and import as a zip) and `events` (the change feed, webhook subscriptions). They check
+input shape and call `manifests.services`."""
 
 from manifests.views.bundles import ManifestBundleViewSet, ManifestVersionBundleViewSet
+from manifests.views.events import EventViewSet, WebhookViewSet
 from manifests.views.manifests import (
     MULTIPART_OVERHEAD_BYTES,
     AssetViewSet,
@@ -16,6 +18,7 @@ from manifests.views.versions import ManifestVersionViewSet
 __all__ = [
     "MULTIPART_OVERHEAD_BYTES",
     "AssetViewSet",
+    "EventViewSet",
     "ManifestAssetViewSet",
     "ManifestBundleViewSet",
     "ManifestVersionBundleViewSet",
@@ -23,4 +26,5 @@ __all__ = [
     "ManifestViewSet",
     "ProjectPinViewSet",
     "ProjectViewSet",
+    "WebhookViewSet",
 ]

@@ -3,6 +3,8 @@
 from django.core.management.base import BaseCommand
 from django.template.defaultfilters import filesizeformat
 
+from manifests.actors import acting_as
+
 
 def size(count: int) -> str:
     """`1.2 MB (1234567 bytes)`: readable, and exact for whoever parses the output."""
@@ -15,7 +17,16 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-class OperationsCommand(BaseCommand):
+class ActingCommand(BaseCommand):
+    """A command whose changes name it as their actor (`command:<name>`) in their events."""
+
+    def execute(self, *args, **options):
+        name = type(self).__module__.rsplit(".", 1)[-1]
+        with acting_as(f"command:{name}"):
+            return super().execute(*args, **options)
+
+
+class OperationsCommand(ActingCommand):
     """A command for operators and cron: `say` prints, except with --verbosity 0, where
     only errors (on stderr, or a CommandError) are shown."""
 

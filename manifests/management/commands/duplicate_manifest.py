@@ -1,16 +1,16 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from manifests import services
 from manifests.exceptions import ManifestError, domain_error_message
 from manifests.management.commands._arguments import live_manifest
-from manifests.management.commands._output import plural
+from manifests.management.commands._output import ActingCommand, plural
 from manifests.models import Asset, Manifest
 
 PROGRESS_EVERY = 100  # assets between progress lines at --verbosity 2
 
 
-class Command(BaseCommand):
+class Command(ActingCommand):
     help = (
         "Copy a manifest with its assets and files into a new DRAFT manifest and print the "
         "new manifest's id (alone with --verbosity 0)."

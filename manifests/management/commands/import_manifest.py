@@ -1,16 +1,16 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from manifests import services
 from manifests.exceptions import ManifestError, domain_error_message
-from manifests.management.commands._output import plural
+from manifests.management.commands._output import ActingCommand, plural
 from manifests.models import Asset
 
 PROGRESS_EVERY = 100  # assets between progress lines
 
 
-class Command(BaseCommand):
+class Command(ActingCommand):
     help = (
         "Import a bundle (a zip made by export_manifest or the API's export) as a new DRAFT "
         "manifest, with progress lines and a summary; its id alone with --verbosity 0. "

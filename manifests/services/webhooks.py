@@ -1,0 +1,425 @@
+"""Webhooks: subscriptions, and the delivery of events to them, signed (Standard Webhooks).
+
+The outbox: each event a subscription wants gets a `WebhookDelivery`, written with the event
+in the change's transaction (an `AFTER_EVENTS` hook), and one task attempts the deliveries
+that write made (`manifests.tasks.deliver_webhooks`). With the database backend the task row
+is written in that transaction too, so a committed change always has its deliveries queued
+and a rolled-back one never has; with a broker (RQ) it is sent once the transaction commits, and
+`webhooks_resume` (run by the worker command, at start and then every minute) queues again
+whatever is due and has no live attempt.
+
+An attempt takes a lease on its delivery (so a worker killed mid-attempt lets it go),
+POSTs the body fixed at creation with the same `webhook-id` every time, and logs itself
+(`DeliveryAttempt`). A 2xx is success; 410 switches the subscription off; anything else
+is tried again after an exponential, jittered wait, up to VIDPIPE_WEBHOOK_MAX_ATTEMPTS
+attempts, after which the subscription is switched off, the reason shown in the admin.
+Tasks are idempotent: one that finds its delivery done, leased or not yet due does nothing.
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import random
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from manifests import outbound
+from manifests.models import (
+    DeliveryAttempt,
+    Event,
+    EventType,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from manifests.services.common import keyset_chunks
+from manifests.services.events import AFTER_EVENTS, FEED_TYPES
+
+logger = logging.getLogger(__name__)
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+MAX_EVENT_TYPES = len(FEED_TYPES)
+MAX_DESCRIPTION = WebhookSubscription._meta.get_field("description").max_length
+RETRY_FACTOR = 3
+# Deliveries per task when the left-behind ones are queued again.
+RESUME_CHUNK = 50
+JITTER = 0.2
+Status = WebhookDelivery.Status
+
+
+# --- Signing (Standard Webhooks) -------------------------------------------------------------
+
+
+def new_secret() -> str:
+    """`whsec_` and 32 random bytes in base64, as Standard Webhooks libraries expect."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value: `v1,` and the base64 HMAC-SHA256, keyed with the
+    secret's bytes, of `<webhook-id>.<webhook-timestamp>.<body>`."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return f"v1,{base64.b64encode(digest).decode()}"
+
+
+def signed_headers(secret: str, webhook_id: str, body: bytes, now: datetime) -> dict[str, str]:
+    timestamp = int(now.timestamp())
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "vidpipe-webhooks/1",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, webhook_id, timestamp, body),
+    }
+
+
+# --- Subscriptions ----------------------------------------------------------------------------
+
+
+def clean_event_types(value: Any) -> list[str]:
+    """The event types a subscription wants: known ones, each once; [] for all."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError({"event_types": "Give a list of event type names."})
+    if len(value) > MAX_EVENT_TYPES:
+        raise ValidationError(
+            {
+                "event_types": f"At most {MAX_EVENT_TYPES} event types (there are no more), "
+                f"got {len(value)}; an empty list means every type."
+            }
+        )
+    unknown = sorted({v for v in value if v not in FEED_TYPES})
+    if unknown:
+        shown = ", ".join(repr(u[:60]) for u in unknown[:5])
+        raise ValidationError(
+            {
+                "event_types": f"Unknown event type(s): {shown}; known: "
+                f"{', '.join(sorted(FEED_TYPES))}."
+            }
+        )
+    return list(dict.fromkeys(value))
+
+
+def clean_url(url: Any) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError({"url": "Give the URL to deliver events to."})
+    url = url.strip()
+    try:
+        outbound.check_url(url)
+    except outbound.TargetRefused as exc:
+        raise ValidationError({"url": str(exc)}) from None
+    return url
+
+
+def _clean_description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError({"description": "Give text."})
+    if len(value) > MAX_DESCRIPTION:
+        raise ValidationError({"description": f"At most {MAX_DESCRIPTION} characters."})
+    return value.strip()
+
+
+def webhook_create(
+    *,
+    url: str,
+    event_types: list[str] | None = None,
+    description: str = "",
+    active: bool = True,
+) -> tuple[WebhookSubscription, str]:
+    """Subscribe `url` to these event types (all when none): the subscription and its
+    secret, which is shown this once (and at each rotation)."""
+    subscription = WebhookSubscription(
+        url=clean_url(url),
+        event_types=clean_event_types(event_types),
+        description=_clean_description(description),
+        active=bool(active),
+        secret=new_secret(),
+    )
+    subscription.save(force_insert=True)
+    return subscription, subscription.secret
+
+
+def webhook_update(*, subscription: WebhookSubscription, **changes: Any) -> WebhookSubscription:
+    """Change a subscription's URL, event types, description or active flag; switching it
+    on again forgets why it was switched off."""
+    allowed = {"url", "event_types", "description", "active"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    with transaction.atomic():
+        current = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+        if "url" in changes:
+            current.url = clean_url(changes["url"])
+        if "event_types" in changes:
+            current.event_types = clean_event_types(changes["event_types"])
+        if "description" in changes:
+            current.description = _clean_description(changes["description"])
+        if "active" in changes:
+            current.active = bool(changes["active"])
+            if current.active:
+                current.disabled_reason = ""
+                current.disabled_at = None
+        current.save()
+    return current
+
+
+def webhook_rotate_secret(*, subscription: WebhookSubscription) -> str:
+    """A new secret for the subscription, in force at once: shown this once."""
+    secret = new_secret()
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(
+        secret=secret, updated_at=timezone.now()
+    )
+    subscription.secret = secret
+    return secret
+
+
+def _disable(subscription_id: Any, reason: str) -> None:
+    WebhookSubscription.objects.filter(pk=subscription_id, active=True).update(
+        active=False, disabled_reason=reason[:500], disabled_at=timezone.now()
+    )
+    logger.warning("Webhook subscription %s switched off: %s", subscription_id, reason)
+
+
+# --- Deliveries -------------------------------------------------------------------------------
+
+
+def event_body(event: Event) -> str:
+    """The JSON a delivery of `event` sends (Standard Webhooks' type/timestamp/data)."""
+    return json.dumps(
+        {
+            "type": event.type,
+            "timestamp": event.occurred_at.isoformat(),
+            "data": {
+                "id": event.id,
+                "manifest_id": str(event.manifest_id) if event.manifest_id else None,
+                "version": event.version,
+                "actor": event.actor,
+                "payload": event.payload,
+            },
+        },
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+
+
+def _enqueue(deliveries: list[WebhookDelivery], run_after: datetime | None = None) -> None:
+    """Queue one task that attempts these deliveries: in the caller's transaction where tasks
+    live in this database, else once it commits (a broker must not see a task before its
+    delivery rows)."""
+    from django_tasks_db import DatabaseBackend
+
+    from manifests.tasks import deliver_webhooks
+
+    if not deliveries:
+        return
+    task = deliver_webhooks.using(run_after=run_after) if run_after else deliver_webhooks
+    delivery_ids = [str(delivery.pk) for delivery in deliveries]
+    if isinstance(task.get_backend(), DatabaseBackend):
+        task.enqueue(delivery_ids)
+    else:
+        transaction.on_commit(lambda: task.enqueue(delivery_ids))
+
+
+def deliveries_for_events(events: list[Event]) -> list[WebhookDelivery]:
+    """Make (in the events' transaction) a delivery of each event to each active
+    subscription that wants it, and queue them. One query when none does."""
+    subscriptions = list(WebhookSubscription.objects.filter(active=True).order_by())
+    if not subscriptions:
+        return []
+    now = timezone.now()
+    deliveries = []
+    for event in events:
+        body = event_body(event)
+        for subscription in subscriptions:
+            if subscription.wants(event.type):
+                delivery = WebhookDelivery(
+                    subscription=subscription, event=event, body=body, next_attempt_at=now
+                )
+                delivery.webhook_id = f"msg_{delivery.id.hex}"
+                deliveries.append(delivery)
+    WebhookDelivery.objects.bulk_create(deliveries)
+    _enqueue(deliveries)
+    return deliveries
+
+
+AFTER_EVENTS.append(deliveries_for_events)
+
+
+def webhook_send_test(*, subscription: WebhookSubscription) -> WebhookDelivery:
+    """Queue a `webhook.test` delivery to this subscription alone (not in the feed)."""
+    now = timezone.now()
+    delivery = WebhookDelivery(subscription=subscription, next_attempt_at=now)
+    delivery.webhook_id = f"msg_{delivery.id.hex}"
+    delivery.body = json.dumps(
+        {
+            "type": EventType.WEBHOOK_TEST.value,
+            "timestamp": now.isoformat(),
+            "data": {"subscription_id": str(subscription.pk)},
+        },
+        separators=(",", ":"),
+    )
+    with transaction.atomic():
+        delivery.save(force_insert=True)
+        _enqueue([delivery])
+    return delivery
+
+
+def webhooks_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
+    """Send these deliveries again (same `webhook-id`, same body), with a fresh budget of
+    attempts; their subscriptions must be active. How many were queued."""
+    with transaction.atomic():
+        again = list(
+            WebhookDelivery.objects.select_for_update().filter(
+                pk__in=[d.pk for d in deliveries], subscription__active=True
+            )
+        )
+        for delivery in again:
+            delivery.status = Status.PENDING
+            delivery.attempts = 0
+            delivery.next_attempt_at = timezone.now()
+            delivery.lease_until = None
+            delivery.finished_at = None
+            delivery.save()
+        _enqueue(again)
+    return len(again)
+
+
+def webhooks_resume(*, now: datetime | None = None) -> int:
+    """Queue again every pending delivery that is due and has no live attempt (its task was
+    lost with a broker, or its worker died mid-attempt). Harmless to repeat: an attempt
+    takes the delivery's lease first. How many were queued."""
+    now = now or timezone.now()
+    due = WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).exclude(
+        lease_until__gt=now
+    )
+    count = 0
+    with transaction.atomic():
+        for chunk in keyset_chunks(due.only("pk"), RESUME_CHUNK):
+            _enqueue(chunk)
+            count += len(chunk)
+    return count
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """The wait after failed attempt number `attempt` (1-based): exponential, jittered."""
+    base = settings.VIDPIPE_WEBHOOK_RETRY_BASE_SECONDS * RETRY_FACTOR ** (attempt - 1)
+    return timedelta(seconds=base * random.uniform(1 - JITTER, 1 + JITTER))
+
+
+def _claim(delivery_id: str) -> tuple[WebhookDelivery | None, str]:
+    """Take the delivery's lease for one attempt; (None, why not) when it is not to be
+    attempted now."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update()
+            .select_related("subscription")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return None, "gone"
+        if delivery.status != Status.PENDING:
+            return None, f"already {delivery.status.lower()}"
+        if not delivery.subscription.active:
+            delivery.status = Status.CANCELLED
+            delivery.finished_at = now
+            delivery.save(update_fields=["status", "finished_at"])
+            return None, "cancelled: the subscription is off"
+        if delivery.lease_until is not None and delivery.lease_until > now:
+            return None, "another attempt is running"
+        if delivery.next_attempt_at > now + timedelta(seconds=1):
+            return None, "not due yet"
+        delivery.attempts += 1
+        delivery.lease_until = now + timedelta(seconds=settings.VIDPIPE_WEBHOOK_LEASE_SECONDS)
+        delivery.save(update_fields=["attempts", "lease_until"])
+    return delivery, ""
+
+
+def webhook_attempt(*, delivery_id: str) -> str:
+    """Attempt a delivery once, log it, and decide what follows; what happened."""
+    delivery, skipped = _claim(delivery_id)
+    if delivery is None:
+        return skipped
+    subscription = delivery.subscription
+    started = timezone.now()
+    body = delivery.body.encode()
+    status, excerpt, latency, error = None, "", 0, ""
+    try:
+        headers = signed_headers(subscription.secret, delivery.webhook_id, body, started)
+        answer = outbound.post(subscription.url, body, headers)
+        status, excerpt, latency = answer.status, answer.excerpt, answer.latency_ms
+    except outbound.TargetRefused as exc:
+        error = f"Refused: {exc}"
+    except (OSError, http.client.HTTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if not latency:
+        latency = int((timezone.now() - started).total_seconds() * 1000)
+    return _record_attempt(delivery, started, status, excerpt, latency, error)
+
+
+def _record_attempt(
+    delivery: WebhookDelivery,
+    started: datetime,
+    status: int | None,
+    excerpt: str,
+    latency: int,
+    error: str,
+) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        number = DeliveryAttempt.objects.filter(delivery=delivery).count() + 1
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=number,
+            attempted_at=started,
+            status_code=status,
+            latency_ms=latency,
+            response_excerpt=excerpt,
+            error=error[:500],
+        )
+        outcome = f"HTTP {status}" if status is not None else error
+        delivery.lease_until = None
+        if status is not None and 200 <= status < 300:
+            delivery.status = Status.SUCCEEDED
+            delivery.finished_at = now
+            result = "delivered"
+        elif status == 410:
+            delivery.status = Status.FAILED
+            delivery.finished_at = now
+            _disable(
+                delivery.subscription_id,
+                f"The target answered 410 Gone to {delivery.webhook_id} at "
+                f"{now:%Y-%m-%d %H:%M:%S} UTC: it asked to receive no more.",
+            )
+            result = "gone: subscription switched off"
+        elif delivery.attempts >= settings.VIDPIPE_WEBHOOK_MAX_ATTEMPTS:
+            delivery.status = Status.FAILED
+            delivery.finished_at = now
+            _disable(
+                delivery.subscription_id,
+                f"{delivery.attempts} attempts to deliver {delivery.webhook_id} failed "
+                f"(the last at {now:%Y-%m-%d %H:%M:%S} UTC: {outcome[:200]}).",
+            )
+            result = f"failed for good ({outcome}): subscription switched off"
+        else:
+            delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+            _enqueue([delivery], run_after=delivery.next_attempt_at)
+            result = f"failed ({outcome}); attempt {delivery.attempts + 1} at " + (
+                delivery.next_attempt_at.isoformat(timespec="seconds")
+            )
+        delivery.save(update_fields=["status", "finished_at", "lease_until", "next_attempt_at"])
+    return result

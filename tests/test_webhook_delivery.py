@@ -1,0 +1,222 @@
+"""Webhook deliveries, for real: the database backend's worker (`db_worker`) sends signed
+requests to an HTTP receiver on 127.0.0.1 served by a thread of the test.
+
+The worker runs in this process and closes its database connection between tasks, as in
+production: the tests commit (`transaction=True`) so that it finds their rows again."""
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from manifests import services
+from manifests.models import DeliveryAttempt, Event, WebhookDelivery, WebhookSubscription
+from tests.webhook_receiver import receiver, verify
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = WebhookDelivery.Status
+
+
+@pytest.fixture(autouse=True)
+def _webhook_settings(settings):
+    settings.VIDPIPE_WEBHOOK_ALLOW_LOOPBACK = True
+    settings.VIDPIPE_WEBHOOK_RETRY_BASE_SECONDS = 0
+    settings.VIDPIPE_WEBHOOK_READ_TIMEOUT = 5
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def run_worker() -> None:
+    """The database backend's worker, until no task is ready."""
+    call_command(
+        "db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0", verbosity=0
+    )
+
+
+def subscribe(url: str, *types: str) -> tuple[WebhookSubscription, str]:
+    return services.webhook_create(url=url, event_types=list(types))
+
+
+def test_deliveries_are_signed_and_tell_of_the_right_changes(make_manifest, make_asset):
+    with receiver() as target:
+        subscription, secret = subscribe(target.url, "asset.created", "manifest.status_changed")
+        manifest = make_manifest("Cast")
+        asset = make_asset(manifest, "Hero")
+        services.manifest_update(manifest=manifest, status="PROCESSING")
+
+        run_worker()
+        received = target.wait_for(2)
+
+    assert [r.json["type"] for r in received] == ["asset.created", "manifest.status_changed"]
+    for request in received:
+        assert verify(secret, request.headers, request.body)
+        assert request.headers["webhook-id"].startswith("msg_")
+        assert request.headers["content-type"] == "application/json"
+    created = received[0].json["data"]
+    assert created["manifest_id"] == str(manifest.pk)
+    assert created["payload"]["asset_id"] == str(asset.pk)
+    assert created["id"] == Event.objects.get(type="asset.created").id
+    assert received[1].json["data"]["payload"] == {"old": "DRAFT", "new": "PROCESSING"}
+    # A signature made with another secret does not verify.
+    assert not verify(services.webhooks.new_secret(), received[0].headers, received[0].body)
+    deliveries = WebhookDelivery.objects.filter(subscription=subscription)
+    assert {d.status for d in deliveries} == {Status.SUCCEEDED}
+
+
+def test_three_failures_then_success_log_four_attempts_and_one_delivery(make_manifest):
+    with receiver(lambda n, r: 500 if n < 3 else 200) as target:
+        subscribe(target.url, "manifest.created")
+        make_manifest("Flaky")
+
+        run_worker()
+        received = target.wait_for(4)
+
+    assert len({r.headers["webhook-id"] for r in received}) == 1
+    assert len({r.body for r in received}) == 1
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == Status.SUCCEEDED
+    assert delivery.attempts == 4
+    log = list(delivery.attempt_log.values_list("number", "status_code"))
+    assert log == [(1, 500), (2, 500), (3, 500), (4, 200)]
+    last = delivery.attempt_log.last()
+    assert last.response_excerpt.startswith("answer 3: 200")
+    assert len(last.response_excerpt) == 1024
+
+
+def test_a_hanging_receiver_times_out_and_is_retried_while_others_are_delivered(
+    settings, make_manifest
+):
+    settings.VIDPIPE_WEBHOOK_READ_TIMEOUT = 0.5
+    release = threading.Event()
+
+    def hang_first(number, received):
+        if number == 0:
+            release.wait(10)
+        return 200
+
+    with receiver(hang_first) as slow, receiver() as fast:
+        subscribe(slow.url, "manifest.created")
+        subscribe(fast.url, "manifest.created")
+        make_manifest("One")
+        make_manifest("Two")
+
+        run_worker()
+        release.set()
+
+        assert len(fast.wait_for(2)) == 2
+    slow_deliveries = WebhookDelivery.objects.filter(subscription__url=slow.url)
+    assert {d.status for d in slow_deliveries} == {Status.SUCCEEDED}
+    timed_out = DeliveryAttempt.objects.filter(delivery__in=slow_deliveries, status_code=None)
+    assert timed_out.count() == 1
+    assert "timed out" in timed_out.get().error
+    assert sum(d.attempts for d in slow_deliveries) == 3
+
+
+def test_410_switches_the_subscription_off_with_the_reason(make_manifest):
+    with receiver(lambda n, r: 410) as target:
+        subscription, _ = subscribe(target.url)
+        make_manifest("Gone")
+        run_worker()
+        make_manifest("After")
+        run_worker()
+        assert len(target.wait_for(1)) == 1
+
+    subscription.refresh_from_db()
+    assert not subscription.active
+    assert "410 Gone" in subscription.disabled_reason
+    assert subscription.deliveries.count() == 1  # none made while it is off
+
+
+def test_repeated_failure_switches_the_subscription_off(settings, make_manifest):
+    settings.VIDPIPE_WEBHOOK_MAX_ATTEMPTS = 3
+    with receiver(lambda n, r: 503) as target:
+        subscription, _ = subscribe(target.url)
+        make_manifest("Down")
+        run_worker()
+        target.wait_for(3)
+
+    subscription.refresh_from_db()
+    delivery = subscription.deliveries.get()
+    assert delivery.status == Status.FAILED
+    assert delivery.attempts == 3
+    assert not subscription.active
+    assert "3 attempts" in subscription.disabled_reason
+    assert "HTTP 503" in subscription.disabled_reason
+
+
+def test_no_redirect_is_followed(make_manifest):
+    with receiver(lambda n, r: 302) as target:
+        subscribe(target.url)
+        make_manifest("Moved")
+        services.webhooks.webhook_attempt(delivery_id=str(WebhookDelivery.objects.get().pk))
+        assert len(target.wait_for(1)) == 1
+
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.status_code == 302
+    assert WebhookDelivery.objects.get().status == Status.PENDING  # to be tried again
+
+
+def test_a_delivery_is_refused_at_delivery_time_when_the_target_turned_internal(
+    settings, make_manifest
+):
+    with receiver() as target:
+        subscribe(target.url)
+        make_manifest("Rebound")
+        # The name now leads to a refused address (loopback, no longer allowed).
+        settings.VIDPIPE_WEBHOOK_ALLOW_LOOPBACK = False
+        services.webhooks.webhook_attempt(delivery_id=str(WebhookDelivery.objects.get().pk))
+        assert target.received == []
+
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.status_code is None
+    assert "loopback" in attempt.error
+
+
+def test_a_rolled_back_change_delivers_nothing(make_manifest):
+    with receiver() as target:
+        subscribe(target.url)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            make_manifest("Never")
+            raise RuntimeError("rolled back")
+        run_worker()
+        assert target.received == []
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_redelivery_and_test_events_keep_their_webhook_id(make_manifest):
+    with receiver() as target:
+        subscription, secret = subscribe(target.url)
+        make_manifest("Again")
+        run_worker()
+        delivery = WebhookDelivery.objects.get()
+
+        assert services.webhooks_redeliver(deliveries=[delivery]) == 1
+        test = services.webhook_send_test(subscription=subscription)
+        run_worker()
+        received = target.wait_for(3)
+
+    assert received[1].headers["webhook-id"] == received[0].headers["webhook-id"]
+    assert received[2].headers["webhook-id"] == test.webhook_id
+    assert received[2].json["type"] == "webhook.test"
+    assert all(verify(secret, r.headers, r.body) for r in received)
+    assert Event.objects.filter(type="webhook.test").count() == 0
+
+
+def test_a_switched_off_subscription_cancels_its_pending_deliveries(make_manifest):
+    with receiver() as target:
+        subscription, _ = subscribe(target.url)
+        make_manifest("Paused")
+        services.webhook_update(subscription=subscription, active=False)
+        run_worker()
+        assert target.received == []
+    assert WebhookDelivery.objects.get().status == Status.CANCELLED
+
+
+def test_events_of_unwanted_types_make_no_delivery(make_manifest, make_asset):
+    with receiver() as target:
+        subscribe(target.url, "asset.deleted")
+        make_asset(make_manifest("Quiet"))
+        run_worker()
+        assert target.received == []
+    assert not WebhookDelivery.objects.exists()
