@@ -9,6 +9,7 @@ common to both backends run in that pass too, from their own modules.
 
 import hashlib
 import logging
+import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
@@ -94,6 +95,23 @@ def test_reference_image_url_downloads_the_exact_bytes_over_http(api, make_manif
         downloaded = response.read()
         assert response.headers["Content-Type"] == "image/png"
     assert sha256(downloaded) == sha256(sent) == body["image_sha256"]
+
+
+def test_a_bare_object_url_is_refused_by_the_store(api, make_manifest, make_asset):
+    # Who may read the files, on S3: objects are stored private, so the URL without the
+    # presigned query the API hands out reads nothing. (Checking the signature itself is the
+    # store's work; moto_server does not, so a tampered signature is not tested here.)
+    asset = make_asset(make_manifest())
+    upload = image_upload("hero.png", size=(40, 30), color="teal")
+    api.post(f"/api/assets/{asset.pk}/upload", {"file": upload}, format="multipart")
+    url = api.get(f"/api/assets/{asset.pk}").json()["reference_image_url"]
+
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(url.split("?", 1)[0], timeout=10)
+    assert answer.value.code == 403
+    assert b"PNG" not in answer.value.read()
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
 
 
 def test_a_public_base_url_gives_plain_unsigned_urls(settings):
