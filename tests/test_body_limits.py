@@ -15,7 +15,7 @@ from manifests.body_limits import (
     large_body_locations,
 )
 
-MANIFEST = uuid.uuid4()
+MANIFEST = uuid.UUID("00000000-0000-4000-8000-000000000001")  # fixed: test ids must not vary
 ROUTES = {
     "VIDPIPE_BULK_MAX_BYTES": [
         reverse("manifest-asset-bulk", kwargs={"manifest_pk": MANIFEST}),

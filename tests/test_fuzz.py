@@ -18,6 +18,10 @@ from schemathesis.checks import ignored_auth, negative_data_rejection, positive_
 from manifests import services
 from vidpipe.wsgi import application
 
+# Serial (make test runs it after the others, in one process): under pytest-xdist schemathesis
+# collects the operations as one item instead of one test each.
+pytestmark = pytest.mark.serial
+
 EXAMPLES = int(os.environ.get("VIDPIPE_FUZZ_EXAMPLES", "15"))
 # The property is "no 5xx, responses conform to the schema". These two checks instead
 # require every lenient DRF convention to be an error (an empty filter means "no filter",
