@@ -73,7 +73,9 @@ class SignedURLStorage(FileSystemStorage):
 
     def url(self, name: str | None) -> str:
         url = super().url(name)
-        if not media_urls_expire():
+        # This storage is local disk: only VIDPIPE_PUBLIC_MEDIA decides (media_urls_expire
+        # would first ask which storage is in use, for every URL of an answer).
+        if settings.VIDPIPE_PUBLIC_MEDIA:
             return url
         return f"{url}?{signed_query(media_path(name))}"
 
