@@ -29,7 +29,7 @@ import tracemalloc
 import uuid
 from pathlib import Path
 
-from scratch import REPO  # bench/scratch.py, beside this script
+from scratch import REPO, report_targets  # bench/scratch.py, beside this script
 
 TARGET_PEAK_BYTES = 32 * 1024 * 1024
 TARGET_EXPORT_QUERIES = 5
@@ -163,18 +163,14 @@ def main() -> int:
         print(f"export peak     {mb(export_peak)} (target < {mb(TARGET_PEAK_BYTES)})")
         print(f"import          {import_time:.2f} s, {import_queries} queries, {imported} assets")
         print(f"import peak     {mb(import_peak)} (target < {mb(TARGET_PEAK_BYTES)})")
-        missed = [
-            label
-            for label, ok in (
-                ("export peak", export_peak < TARGET_PEAK_BYTES),
-                ("import peak", import_peak < TARGET_PEAK_BYTES),
-                ("export queries", export_queries <= TARGET_EXPORT_QUERIES),
-            )
-            if not ok
-        ]
-        verdict = f"MISSED: {', '.join(missed)}" if missed else "all targets met"
-        print(f"result          {verdict}")
-        return 1 if args.check and missed else 0
+        return report_targets(
+            {
+                "export peak": export_peak < TARGET_PEAK_BYTES,
+                "import peak": import_peak < TARGET_PEAK_BYTES,
+                "export queries": export_queries <= TARGET_EXPORT_QUERIES,
+            },
+            check=args.check,
+        )
 
 
 if __name__ == "__main__":

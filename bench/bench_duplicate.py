@@ -16,7 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from scratch import configure, parse_args, png  # bench/scratch.py, beside this script
+from scratch import (  # bench/scratch.py, beside this script
+    configure,
+    parse_args,
+    png,
+    report_targets,
+)
 
 TARGET_SECONDS = 1.0
 TARGET_QUERIES = 15
@@ -81,18 +86,14 @@ def main() -> int:
         print(f"duplicate time  {elapsed:.3f} s  (target < {TARGET_SECONDS} s)")
         print(f"queries         {len(queries)}  (target <= {TARGET_QUERIES})")
         print(f"bytes copied    {copied_bytes}  (target 0 on local disk)")
-        missed = [
-            label
-            for label, ok in (
-                ("time", elapsed < TARGET_SECONDS),
-                ("queries", len(queries) <= TARGET_QUERIES),
-                ("bytes copied", copied_bytes == 0),
-            )
-            if not ok
-        ]
-        verdict = f"MISSED: {', '.join(missed)}" if missed else "all targets met"
-        print(f"result          {verdict}")
-        return 1 if args.check and missed else 0
+        return report_targets(
+            {
+                "time": elapsed < TARGET_SECONDS,
+                "queries": len(queries) <= TARGET_QUERIES,
+                "bytes copied": copied_bytes == 0,
+            },
+            check=args.check,
+        )
 
 
 if __name__ == "__main__":

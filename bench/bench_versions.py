@@ -25,7 +25,12 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from scratch import configure, parse_args, png  # bench/scratch.py, beside this script
+from scratch import (  # bench/scratch.py, beside this script
+    configure,
+    parse_args,
+    png,
+    report_targets,
+)
 
 TARGET_SECONDS = 0.1
 TARGET_QUERIES = 6
@@ -206,18 +211,15 @@ def main() -> int:
             f"diff vs current   {current_time * 1000:.1f} ms, {current_queries} queries "
             f"(reads the current content; median of {REPEATS})"
         )
-        missed = [
-            label
-            for label, ok in (
-                ("freeze time", freeze_time < TARGET_SECONDS),
-                ("freeze queries", freeze_queries <= TARGET_QUERIES),
-                ("bytes copied", copied_bytes == 0),
-            )
-            if not ok
-        ]
-        verdict = f"MISSED: {', '.join(missed)}" if missed else "all targets met"
-        print(f"result            {verdict}")
-        return 1 if args.check and missed else 0
+        return report_targets(
+            {
+                "freeze time": freeze_time < TARGET_SECONDS,
+                "freeze queries": freeze_queries <= TARGET_QUERIES,
+                "bytes copied": copied_bytes == 0,
+            },
+            check=args.check,
+            width=18,
+        )
 
 
 if __name__ == "__main__":

@@ -132,3 +132,12 @@ def gunicorn(env: dict[str, str], *options: str) -> Iterator[tuple[int, subproce
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def report_targets(targets: dict[str, bool], *, check: bool, width: int = 16) -> int:
+    """Print the verdict line of a bench's targets (label: met?); its exit status: 1 when
+    `--check` was asked and a target was missed."""
+    missed = [label for label, ok in targets.items() if not ok]
+    verdict = f"MISSED: {', '.join(missed)}" if missed else "all targets met"
+    print(f"{'result':<{width}}{verdict}")
+    return 1 if check and missed else 0
