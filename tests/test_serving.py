@@ -19,14 +19,15 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from PIL import Image
 
+from tests import image_factories as make
 from tests.processes import ROOT, manage, production_env, serve
 from vidpipe.serve import missing_modules
 
@@ -311,20 +312,12 @@ def test_make_serve_without_the_lua_module_says_what_to_install(tmp_path):
 
 
 def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
+    """A multipart body as Django's test client encodes it (field, file name, bytes per
+    file; a field may repeat), and its Content-Type."""
+    data: dict = dict(fields)
     for field, filename, content in files:
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
-            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-            + content
-            + b"\r\n"
-        )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+        data.setdefault(field, []).append(make.upload(content, filename))
+    return encode_multipart(BOUNDARY, data), MULTIPART_CONTENT
 
 
 @needs_nginx
