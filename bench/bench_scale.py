@@ -611,7 +611,7 @@ def report(sizes: list[int], runs: dict[int, dict], vendor: str, check: bool) ->
         else:
             plan = f"index ({b.explained} q)"
         notes = [a.error or a.note, b.error or b.note]
-        note = notes[0] if notes[0] == notes[1] else " | ".join(notes)
+        note = notes[0] if notes[0] == notes[1] else " | ".join(n or "-" for n in notes)
         name = goal.label if goal.goal else f"({goal.label})"
         print(
             f"{name:<40} {ms(a.p50):>10} {ms(a.p90):>7} {ms(b.p50):>12} {ms(b.p90):>7} "
@@ -625,7 +625,7 @@ def report(sizes: list[int], runs: dict[int, dict], vendor: str, check: bool) ->
     for size in sizes:
         api, floor = runs[size]["first"].p50, runs[size]["floor"].p50
         share = floor / api if api and floor else None
-        shown = "—" if share is None else f"{share:.2f}"
+        shown = "—" if share is None else f"{share:.3f}"
         print(
             f"{'floor / API first page at ' + f'{size:,}':<40} {shown:>10}  (goal >= {FLOOR_GOAL})"
         )
