@@ -16,10 +16,13 @@ next within it (a strong ETag still names one body) and browsers keep the images
 """
 
 import time
+from functools import lru_cache
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
+from django.utils.encoding import filepath_to_uri
 
 SALT = "vidpipe.media"
 
@@ -38,10 +41,21 @@ def url_expiry(now: float | None = None) -> int:
     return -(-ahead // window) * window
 
 
+@lru_cache(maxsize=4)
+def _signer(secret_key: str, fallbacks: tuple[str, ...]) -> signing.Signer:
+    return signing.Signer(key=secret_key, fallback_keys=list(fallbacks), salt=SALT)
+
+
+def media_signer() -> signing.Signer:
+    """Django's signer of media URLs for the current SECRET_KEY (made once per key: an
+    answer signs a URL per file)."""
+    return _signer(settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+
+
 def media_signature(name: str, expires: int) -> str:
-    """The signature of `name` (as the media view's URL names it) until `expires`."""
-    signer = signing.Signer(salt=SALT)
-    return signer.sign(f"{expires}/{name}").rsplit(signer.sep, 1)[1]
+    """The signature of `name` (as the media view's URL names it) until `expires`: what
+    `Signer.sign` appends to `<expires>/<name>`."""
+    return media_signer().signature(f"{expires}/{name}")
 
 
 def signature_valid(name: str, expires: str, signature: str, now: float | None = None) -> bool:
@@ -49,7 +63,7 @@ def signature_valid(name: str, expires: str, signature: str, now: float | None =
     if not expires.isdigit() or not signature:
         return False
     try:
-        signing.Signer(salt=SALT).unsign(f"{expires}/{name}:{signature}")
+        media_signer().unsign(f"{expires}/{name}:{signature}")
     except signing.BadSignature:
         return False
     return int(expires) > (time.time() if now is None else now)
@@ -72,12 +86,24 @@ class SignedURLStorage(FileSystemStorage):
     """Local disk whose URLs are signed and expire (plain with VIDPIPE_PUBLIC_MEDIA)."""
 
     def url(self, name: str | None) -> str:
-        url = super().url(name)
+        url = self._plain_url(name)
         # This storage is local disk: only VIDPIPE_PUBLIC_MEDIA decides (media_urls_expire
         # would first ask which storage is in use, for every URL of an answer).
         if settings.VIDPIPE_PUBLIC_MEDIA:
             return url
         return f"{url}?{signed_query(media_path(name))}"
+
+    def _plain_url(self, name: str | None) -> str:
+        """FileSystemStorage.url: urljoin(base_url, the quoted name), joined by hand where
+        urljoin would only concatenate (no empty or dot segment for it to fold), since an
+        answer builds a URL per file and urljoin costs more than the signature."""
+        relative = filepath_to_uri(name)
+        if relative is None or self.base_url is None:
+            return super().url(name)
+        relative = relative.lstrip("/")
+        if relative and "//" not in relative and "/." not in f"/{relative}":
+            return self.base_url + relative
+        return urljoin(self.base_url, relative)
 
 
 def media_urls_expire() -> bool:
