@@ -89,9 +89,10 @@ class BoundedPaginator(Paginator):
         return self._bounded[0]
 
     @cached_property
-    def num_pages(self) -> int | None:
-        """Pages by the (estimated) count; None when the count is unknown."""
-        return None if self.count is None else super().num_pages
+    def num_pages(self) -> int:
+        """Pages by the (estimated) count; 0 when the count is unknown (so `page=last`
+        is no page, and no page links are drawn)."""
+        return 0 if self.count is None else super().num_pages
 
     def validate_number(self, number):
         if not self.count_is_estimate:

@@ -82,7 +82,7 @@ class LibraryPagination(StandardPagination):
         mode = self._choice(request, "pagination", PAGINATION_MODES)
         self.cursor_mode = mode == "cursor" or self.cursor_query_param in request.query_params
         if self.cursor_mode:
-            if mode == "page":
+            if request.query_params.get("pagination") == "page":
                 raise ValidationError(
                     {self.cursor_query_param: ["Only with pagination=cursor, not page."]}
                 )
@@ -92,10 +92,7 @@ class LibraryPagination(StandardPagination):
             self.django_paginator_class = partial(
                 BoundedPaginator, limit=settings.VIDPIPE_EXACT_COUNT_LIMIT
             )
-        rows = super().paginate_queryset(queryset, request, view)
-        if self.count_mode == "estimate" and self.page.paginator.count is None:
-            self.display_page_controls = False  # the browsable API's links need a total
-        return rows
+        return super().paginate_queryset(queryset, request, view)
 
     @staticmethod
     def _choice(request, name: str, allowed: tuple[str, ...]) -> str:
