@@ -417,3 +417,18 @@ def test_other_big_changelists_render_with_a_bounded_count(curator, settings, db
 
     assert page.status_code == 200
     assert page.context["cl"].paginator.count >= 1
+
+
+def test_schema_documents_the_modes_and_both_answers(api):
+    schema = api.get("/api/schema?format=json").json()
+
+    for path in ["/api/manifests/", "/api/assets/", "/api/manifests/{manifest_pk}/assets/"]:
+        listing = schema["paths"][path]["get"]
+        names = {parameter["name"] for parameter in listing["parameters"]}
+        assert {"count", "pagination", "cursor", "page", "page_size"} <= names
+        ref = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        page, cursor = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["anyOf"]
+        assert "count_is_estimate" in page["properties"]
+        assert set(cursor["properties"]) == {"next", "previous", "results"}
+    projects = schema["paths"]["/api/projects/"]["get"]
+    assert "cursor" not in {parameter["name"] for parameter in projects["parameters"]}
