@@ -245,13 +245,17 @@ class KeysetWalk:
 
 def keyset_beyond(key: tuple[str, ...], position: tuple, *, after: bool) -> Q:
     """Rows whose `key` tuple is above (`after`) or below `position`, as Q objects:
-    (a, b) > (x, y)  is  a > x OR (a = x AND b > y)."""
+    (a, b) > (x, y)  is  a >= x AND (a > x OR (a = x AND b > y)).
+
+    The redundant `a >= x` is what an index on (a, b) can start its scan at; without it
+    PostgreSQL reads the index from its start and filters, a cost growing with the depth.
+    """
     lookup = "gt" if after else "lt"
     beyond = Q()
     for depth, field in enumerate(key):
         equal = {prefix: value for prefix, value in zip(key[:depth], position, strict=False)}
         beyond |= Q(**equal, **{f"{field}__{lookup}": position[depth]})
-    return beyond
+    return Q(**{f"{key[0]}__{lookup}e": position[0]}) & beyond
 
 
 def encode_cursor(values: tuple, forward: bool) -> str:
