@@ -1,5 +1,19 @@
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from django.conf import settings
+from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from manifests.counting import BoundedPaginator
 
 
 class StandardPagination(PageNumberPagination):
@@ -39,3 +53,235 @@ class StandardPagination(PageNumberPagination):
             if parameter["name"] == self.page_query_param:
                 parameter["schema"]["minimum"] = 1
         return parameters
+
+
+COUNT_MODES = ("exact", "estimate")
+PAGINATION_MODES = ("page", "cursor")
+MAX_CURSOR_LENGTH = 200
+# A stable order: `updated_at` moves on every edit, `created_at` never does; `id` breaks ties
+# between rows created at the same instant. (The partial index manifest_live_created_id
+# serves it on PostgreSQL.)
+CURSOR_KEY = ("created_at", "id")
+
+
+class LibraryPagination(StandardPagination):
+    """The manifest and asset lists: StandardPagination, plus two opt-ins for big libraries.
+
+    - `?count=estimate`: the count is exact up to VIDPIPE_EXACT_COUNT_LIMIT rows and
+      estimated past it (`manifests.counting`); the body says which in `count_is_estimate`.
+    - `?pagination=cursor` (or any `?cursor=`): a keyset walk over CURSOR_KEY
+      (`created_at`, then `id` to break ties), `{next, previous, results}` without a count;
+      each page costs the same however deep it is.
+    """
+
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.count_mode = self._choice(request, "count", COUNT_MODES)
+        mode = self._choice(request, "pagination", PAGINATION_MODES)
+        self.cursor_mode = mode == "cursor" or self.cursor_query_param in request.query_params
+        if self.cursor_mode:
+            if request.query_params.get("pagination") == "page":
+                raise ValidationError(
+                    {self.cursor_query_param: ["Only with pagination=cursor, not page."]}
+                )
+            self.walk = KeysetWalk.start(queryset, request, view, self.get_page_size(request))
+            return self.walk.rows
+        if self.count_mode == "estimate":
+            self.django_paginator_class = partial(
+                BoundedPaginator, limit=settings.VIDPIPE_EXACT_COUNT_LIMIT
+            )
+        return super().paginate_queryset(queryset, request, view)
+
+    @staticmethod
+    def _choice(request, name: str, allowed: tuple[str, ...]) -> str:
+        value = request.query_params.get(name) or allowed[0]
+        if value not in allowed:
+            raise ValidationError({name: [f"Must be one of: {', '.join(allowed)}; not {value!r}."]})
+        return value
+
+    def get_paginated_response(self, data):
+        if self.cursor_mode:
+            return Response(
+                {
+                    "next": self.walk.link(self.request, forward=True),
+                    "previous": self.walk.link(self.request, forward=False),
+                    "results": data,
+                }
+            )
+        if self.count_mode != "estimate":
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "count": self.page.paginator.count,
+                "count_is_estimate": self.page.paginator.count_is_estimate,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        page = super().get_paginated_response_schema(schema)
+        page["title"] = "Page"
+        page["properties"]["count"]["nullable"] = True
+        page["properties"]["count"]["description"] = (
+            "Rows matching. With count=estimate past VIDPIPE_EXACT_COUNT_LIMIT: PostgreSQL's "
+            "planner estimate, or null on SQLite (follow `next`)."
+        )
+        page["properties"] = {
+            "count": page["properties"].pop("count"),
+            "count_is_estimate": {
+                "type": "boolean",
+                "description": "Only with count=estimate: whether `count` is not exact.",
+            },
+            **page["properties"],
+        }
+        cursor = {
+            "type": "object",
+            "title": "Cursor page",
+            "description": "With pagination=cursor or cursor=: no count.",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "description": "The following page; null on the last."},
+                "previous": {**link, "description": "The page before; null on the first."},
+                "results": schema,
+            },
+        }
+        return {"anyOf": [page, cursor]}
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": "count",
+                "required": False,
+                "in": "query",
+                "description": "`estimate`: count exactly up to VIDPIPE_EXACT_COUNT_LIMIT rows "
+                "and estimate past them (`count_is_estimate` in the body). Default `exact`.",
+                "schema": {"type": "string", "enum": list(COUNT_MODES)},
+            },
+            {
+                "name": "pagination",
+                "required": False,
+                "in": "query",
+                "description": "`cursor`: walk by `created_at` then `id` with `next`/`previous` "
+                "cursors and no count; `ordering` may then only be `created_at` or "
+                "`-created_at`. Default `page`.",
+                "schema": {"type": "string", "enum": list(PAGINATION_MODES)},
+            },
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The opaque position a `next` or `previous` link carries "
+                "(implies pagination=cursor).",
+                "schema": {"type": "string"},
+            },
+        ]
+
+
+@dataclass
+class KeysetWalk:
+    """One page of a keyset walk: the rows after (or before) a position in the order of
+    `key` (ascending, or descending with `ordering=-created_at`), without OFFSET."""
+
+    key: tuple[str, ...]
+    descending: bool
+    rows: list
+    position: tuple | None  # where the request's cursor pointed; None: the first page
+    forward: bool  # the request's direction
+    has_more: bool  # a row follows the page in the request's direction
+
+    @classmethod
+    def start(cls, queryset, request, view, size: int) -> "KeysetWalk":
+        key = CURSOR_KEY
+        descending = cls._descending(request, key[0])
+        position, forward = decode_cursor(request.query_params.get("cursor"))
+        after = forward != descending  # the rows wanted have keys above the position
+        if position is not None:
+            queryset = queryset.filter(keyset_beyond(key, position, after=after))
+        order = list(key) if after else [f"-{field}" for field in key]
+        rows = list(queryset.order_by(*order)[: size + 1])
+        has_more = len(rows) > size
+        rows = rows[:size]
+        if not forward:
+            rows.reverse()
+        return cls(key, descending, rows, position, forward, has_more)
+
+    @staticmethod
+    def _descending(request, first: str) -> bool:
+        ordering = request.query_params.get("ordering") or first
+        if ordering not in (first, f"-{first}"):
+            raise ValidationError(
+                {"ordering": [f"With pagination=cursor: {first} or -{first}, not {ordering!r}."]}
+            )
+        return ordering.startswith("-")
+
+    def link(self, request, *, forward: bool) -> str | None:
+        """The `next` (forward) or `previous` link: a cursor at this page's edge that way."""
+        url = remove_query_param(request.build_absolute_uri(), "page")
+        if forward == self.forward:
+            more = self.has_more  # rows were seen beyond this page
+        elif self.position is None:
+            more = False  # before the first page
+        elif not self.rows and forward:
+            # Nothing before the position: the walk's first page.
+            return replace_query_param(remove_query_param(url, "cursor"), "pagination", "cursor")
+        else:
+            more = bool(self.rows)  # at least the row the request's cursor named
+        if not more:
+            return None
+        edge = self.rows[-1] if forward else self.rows[0]
+        return replace_query_param(url, "cursor", encode_cursor(self._values(edge), forward))
+
+    def _values(self, row) -> tuple:
+        if isinstance(row, dict):
+            return tuple(row[field] for field in self.key)
+        return tuple(getattr(row, field) for field in self.key)
+
+
+def keyset_beyond(key: tuple[str, ...], position: tuple, *, after: bool) -> Q:
+    """Rows whose `key` tuple is above (`after`) or below `position`, as Q objects:
+    (a, b) > (x, y)  is  a >= x AND (a > x OR (a = x AND b > y)).
+
+    The redundant `a >= x` is what an index on (a, b) can start its scan at; without it
+    PostgreSQL reads the index from its start and filters, a cost growing with the depth.
+    """
+    lookup = "gt" if after else "lt"
+    beyond = Q()
+    for depth, field in enumerate(key):
+        equal = {prefix: value for prefix, value in zip(key[:depth], position, strict=False)}
+        beyond |= Q(**equal, **{f"{field}__{lookup}": position[depth]})
+    return Q(**{f"{key[0]}__{lookup}e": position[0]}) & beyond
+
+
+def encode_cursor(values: tuple, forward: bool) -> str:
+    plain = [value.isoformat() if isinstance(value, datetime) else str(value) for value in values]
+    raw = json.dumps([*plain, "f" if forward else "b"], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, fields: int = len(CURSOR_KEY)) -> tuple[tuple | None, bool]:
+    """The position and direction a cursor names: (None, True) for none (the first page);
+    400 naming `cursor` for anything this module did not write."""
+    if not cursor:
+        return None, True
+    try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        *plain, direction = json.loads(raw)
+        if len(plain) != fields or direction not in ("f", "b"):
+            raise ValueError
+        created = datetime.fromisoformat(plain[0])
+        if created.tzinfo is None:
+            raise ValueError
+        position = (created, *(uuid.UUID(value) for value in plain[1:]))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
+        raise ValidationError(
+            {"cursor": ["Not a cursor this API gave: use the next or previous link as is."]}
+        ) from None
+    return position, direction == "f"

@@ -338,3 +338,14 @@ def test_the_readme_verification_example_is_the_receivers_code():
     receiver = (ROOT / "docs" / "webhook_receiver.py").read_text()
     assert function in receiver
     assert all(f"import {name}\n" in receiver for name in imports.split("import ")[1].split(", "))
+
+
+def test_pagination_walkthrough_runs_as_written(tmp_path):
+    statuses, _, _ = run_sections(
+        tmp_path, "First steps", "A walk through the API", "Pagination at scale"
+    )
+
+    assert statuses == [*WALKTHROUGH_STATUSES, 200, 200, 200]
+    # The curls print bodies without a newline: the walk's names end the output.
+    assert '"count":2,"count_is_estimate":false,' in run_sections.stdout
+    assert run_sections.stdout.endswith("}Hero Characters\nSecond cast\n")

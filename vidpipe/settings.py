@@ -425,6 +425,13 @@ VIDPIPE_THROTTLE_RATES = {
     "user": os.environ.get("VIDPIPE_THROTTLE_USER", "1200/minute") or None,
 }
 
+# `?count=estimate` on the manifest and asset lists, and the admin changelists: counts are
+# exact up to this many rows (counting at most this many, whatever the table's size); past
+# it, PostgreSQL's planner estimate (README "Pagination at scale").
+VIDPIPE_EXACT_COUNT_LIMIT = env_int("VIDPIPE_EXACT_COUNT_LIMIT", 10_000)
+if VIDPIPE_EXACT_COUNT_LIMIT < 0:
+    raise ImproperlyConfigured("VIDPIPE_EXACT_COUNT_LIMIT must be 0 or more.")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "vidpipe manifests API",
     "DESCRIPTION": (

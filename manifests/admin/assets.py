@@ -17,6 +17,7 @@ from manifests.admin.common import (
     asset_preview,
     save_asset_form,
 )
+from manifests.counting import AdminPaginator
 from manifests.models import Asset
 
 
@@ -110,6 +111,9 @@ class AssetAdmin(DomainErrorsAsMessages, FilesToChooseAgain, BoundedSearch, admi
     list_filter = ["asset_type", "source"]
     list_select_related = ["manifest"]
     search_fields = ["name", "manifest_tag"]
+    # A million assets: no second count of the whole table, and a bounded first one.
+    show_full_result_count = False
+    paginator = AdminPaginator
     autocomplete_fields = ["manifest"]
     readonly_fields = ["manifest_tag", "large_preview", "image_details", "created_at", "updated_at"]
 

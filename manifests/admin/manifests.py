@@ -35,6 +35,7 @@ from manifests.admin.common import (
 from manifests.admin.filters import DeletedFilter, TagFilter
 from manifests.admin.manifest_actions import ManifestActionsMixin
 from manifests.admin.versions import ManifestVersionsMixin
+from manifests.counting import AdminPaginator
 from manifests.exceptions import VersionConflict
 from manifests.models import Asset, Manifest
 
@@ -157,6 +158,8 @@ class ManifestAdmin(
     date_hierarchy = "updated_at"
     # The total would count deleted rows too, with one more query on a big table.
     show_full_result_count = False
+    # Exact up to VIDPIPE_EXACT_COUNT_LIMIT rows, then the planner's estimate ("about N").
+    paginator = AdminPaginator
     readonly_fields = [
         "thumbnail_preview",
         "contact_sheet_preview",

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from manifests import outbound, services
 from manifests.admin.common import DomainErrorsAsMessages, adopt
+from manifests.counting import AdminPaginator
 from manifests.models import DeliveryAttempt, Event, WebhookDelivery, WebhookSubscription
 from manifests.services.events import FEED_TYPES
 
@@ -161,6 +162,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_filter = ["status", "subscription"]
     list_select_related = ["subscription", "event"]
     search_fields = ["webhook_id"]
+    # One row per event and subscription: the biggest table in time.
+    show_full_result_count = False
+    paginator = AdminPaginator
     inlines = [DeliveryAttemptInline]
     actions = ["redeliver"]
     fields = [
@@ -203,6 +207,9 @@ class EventAdmin(admin.ModelAdmin):
     list_display = ["id", "type", "manifest_id", "version", "actor", "occurred_at"]
     list_filter = ["type"]
     search_fields = ["=manifest_id", "actor"]
+    # One row per change of any manifest.
+    show_full_result_count = False
+    paginator = AdminPaginator
     fields = ["id", "type", "occurred_at", "manifest_id", "version", "actor", "payload"]
     readonly_fields = fields
 

@@ -32,6 +32,7 @@ from manifests.etags import (
 )
 from manifests.filters import AssetFilter, ManifestFilter, ProjectFilter
 from manifests.models import Asset, Manifest, Project
+from manifests.pagination import LibraryPagination
 from manifests.serializers import (
     AssetSerializer,
     BulkUploadRequestSerializer,
@@ -142,6 +143,8 @@ class ManifestViewSet(ConditionalRequests, viewsets.ModelViewSet):
     search_fields = ["name", "description"]
     ordering_fields = ["updated_at", "name", "times_used", "asset_count", "created_at"]
     ordering = ["-updated_at"]
+    # Big lists: `?count=estimate` and `?pagination=cursor` (README "Pagination at scale").
+    pagination_class = LibraryPagination
 
     def get_queryset(self):
         if self.action == "restore":
@@ -252,6 +255,7 @@ class AssetViewSet(
     search_fields = ["name", "manifest_tag", "description"]
     ordering_fields = ["sort_order", "created_at", "updated_at", "name", "manifest_tag"]
     ordering = ["sort_order", "created_at"]
+    pagination_class = LibraryPagination
 
     def get_queryset(self):
         return Asset.objects.ordered()

@@ -1,0 +1,434 @@
+"""Lists at scale: bounded counts (`?count=estimate`, the admin's paginator) and the cursor
+walk (`?pagination=cursor`) of manifests and assets."""
+
+import base64
+import json
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection
+from django.db.models.functions import Length
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from manifests import services
+from manifests.counting import bounded_count
+from manifests.models import Asset, Manifest
+from tests.admin_forms import MANIFEST_CHANGELIST
+
+ON_POSTGRES = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (the planner's row estimate)"
+)
+ON_SQLITE = pytest.mark.skipif(
+    connection.vendor == "postgresql", reason="SQLite's answer (no planner estimate)"
+)
+
+
+def bulk_manifests(count: int, *, at=None, prefix: str = "M", **fields) -> list[Manifest]:
+    """`count` live manifests in one INSERT; all created at `at` when given."""
+    made = Manifest.objects.bulk_create(
+        Manifest(name=f"{prefix}{number:04d}", **fields) for number in range(count)
+    )
+    if at is not None:
+        Manifest.all_objects.filter(pk__in=[m.pk for m in made]).update(created_at=at)
+    return made
+
+
+def walk_order(queryset) -> list[str]:
+    """Ids in the cursor's order, as the database sorts them."""
+    return [str(pk) for pk in queryset.order_by("created_at", "id").values_list("pk", flat=True)]
+
+
+def walk(api, url: str, *, limit: int = 100, during=None) -> list[list[str]]:
+    """Every page's ids, following `next` from `url` (calls `during(page_number)` between
+    pages)."""
+    pages = []
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert set(body) == {"next", "previous", "results"}
+        pages.append([row["id"] for row in body["results"]])
+        url = body["next"]
+        if during is not None:
+            during(len(pages))
+        assert len(pages) < limit, "the walk does not end"
+    return pages
+
+
+def flat(pages: list[list[str]]) -> list[str]:
+    return [pk for page in pages for pk in page]
+
+
+def analyze(table: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+
+
+# --- bounded_count -----------------------------------------------------------------------
+
+
+def test_bounded_count_is_exact_up_to_the_limit(db):
+    bulk_manifests(5)
+
+    assert bounded_count(Manifest.objects.all(), 5) == (5, True)
+    assert bounded_count(Manifest.objects.all(), 100) == (5, True)
+    assert bounded_count(Manifest.objects.filter(name="M0003"), 2) == (1, True)
+
+
+def test_bounded_count_reads_at_most_limit_plus_one_rows(db):
+    bulk_manifests(5)
+
+    with CaptureQueriesContext(connection) as queries:
+        bounded_count(Manifest.objects.all(), 3)
+
+    assert "LIMIT 4" in queries.captured_queries[0]["sql"]
+
+
+@ON_POSTGRES
+def test_bounded_count_past_the_limit_is_the_planners_estimate(db):
+    bulk_manifests(300)
+    analyze("manifests_manifest")
+
+    count, exact = bounded_count(Manifest.objects.all(), 10)
+
+    assert not exact
+    assert 200 <= count <= 400  # the planner's figure after ANALYZE, not a count
+    with CaptureQueriesContext(connection) as queries:
+        bounded_count(Manifest.objects.all(), 10)
+    assert queries.captured_queries[1]["sql"].startswith("EXPLAIN (FORMAT JSON) SELECT")
+
+
+@ON_POSTGRES
+def test_an_estimate_is_never_below_the_limit(db):
+    bulk_manifests(30)
+    analyze("manifests_manifest")
+    # No statistics on length(name): the planner guesses 0.5 % of the rows, all pass.
+    few = Manifest.objects.annotate(length=Length("name")).filter(length=5)
+
+    assert bounded_count(few, 10) == (11, False)
+
+
+@ON_SQLITE
+def test_bounded_count_past_the_limit_is_unknown_on_sqlite(db):
+    bulk_manifests(5)
+
+    assert bounded_count(Manifest.objects.all(), 3) == (None, False)
+
+
+# --- ?count= -----------------------------------------------------------------------------
+
+
+def test_default_list_answer_is_unchanged(api, db):
+    bulk_manifests(3)
+
+    body = api.get("/api/manifests").json()
+
+    assert list(body) == ["count", "next", "previous", "results"]
+    assert body["count"] == 3
+
+
+def test_count_estimate_is_exact_below_the_limit(api, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 10
+    bulk_manifests(4)
+
+    body = api.get("/api/manifests?count=estimate&page_size=3").json()
+
+    assert (body["count"], body["count_is_estimate"]) == (4, False)
+    assert "page=2" in body["next"]
+    assert api.get(body["next"]).json()["next"] is None
+
+
+@ON_POSTGRES
+def test_count_estimate_past_the_limit_is_the_planners_and_flagged(api, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 10
+    bulk_manifests(60)
+    analyze("manifests_manifest")
+
+    body = api.get("/api/manifests?count=estimate&page_size=25").json()
+
+    assert body["count_is_estimate"] is True
+    assert 30 <= body["count"] <= 120  # the planner's figure after ANALYZE, at least 11
+    assert len(body["results"]) == 25
+    exact = api.get("/api/manifests?count=exact").json()
+    assert exact["count"] == 60 and "count_is_estimate" not in exact
+
+
+@ON_SQLITE
+def test_count_estimate_past_the_limit_has_no_count_on_sqlite(api, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 10
+    bulk_manifests(12)
+
+    body = api.get("/api/manifests?count=estimate&page_size=5").json()
+
+    assert (body["count"], body["count_is_estimate"]) == (None, True)
+    assert len(body["results"]) == 5 and body["next"] and body["previous"] is None
+
+
+def test_count_estimate_pages_follow_next_to_every_row(api, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 10
+    made = bulk_manifests(23)
+
+    seen, url = [], "/api/manifests?count=estimate&page_size=5&ordering=name"
+    while url:
+        body = api.get(url).json()
+        seen += [row["name"] for row in body["results"]]
+        url = body["next"]
+
+    assert seen == sorted(m.name for m in made)
+    assert api.get("/api/manifests?count=estimate&page_size=5&page=6").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query, parameter",
+    [
+        ("count=approximate", "count"),
+        ("pagination=offset", "pagination"),
+        ("pagination=cursor&ordering=name", "ordering"),
+        ("cursor=abc&ordering=-updated_at", "ordering"),
+        ("pagination=page&cursor=abc", "cursor"),
+    ],
+)
+def test_unknown_modes_are_refused_naming_the_parameter(api, db, query, parameter):
+    response = api.get(f"/api/manifests?{query}")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [parameter]
+
+
+def test_an_unknown_count_mode_names_the_allowed_ones(api, db):
+    message = api.get("/api/manifests?count=approximate").json()["count"][0]
+
+    assert "exact" in message and "estimate" in message
+
+
+# --- the cursor walk ---------------------------------------------------------------------
+
+
+def test_cursor_walk_gives_every_row_once_in_order_despite_equal_timestamps(api, db):
+    instant = timezone.now()
+    bulk_manifests(7, at=instant, prefix="same")
+    bulk_manifests(4, at=instant - timedelta(seconds=1), prefix="earlier")
+    bulk_manifests(3, at=instant + timedelta(seconds=1), prefix="later")
+
+    pages = walk(api, "/api/manifests?pagination=cursor&page_size=3")
+
+    assert [len(page) for page in pages] == [3, 3, 3, 3, 2]
+    assert flat(pages) == walk_order(Manifest.objects.all())
+
+
+def test_cursor_walk_descending(api, db):
+    instant = timezone.now()
+    bulk_manifests(5, at=instant)
+    bulk_manifests(2, at=instant - timedelta(seconds=1), prefix="earlier")
+
+    pages = walk(api, "/api/manifests?pagination=cursor&page_size=2&ordering=-created_at")
+
+    assert flat(pages) == walk_order(Manifest.objects.all())[::-1]
+
+
+def test_cursor_walk_sees_changes_behind_it_never_twice(api, db):
+    instant = timezone.now()
+    bulk_manifests(10, at=instant)
+    order = walk_order(Manifest.objects.all())
+    deleted = order[7]
+    added = []
+
+    def change(page_number: int):
+        if page_number == 1:
+            services.manifest_soft_delete(manifest=Manifest.objects.get(pk=deleted))
+            services.manifest_soft_delete(manifest=Manifest.objects.get(pk=order[0]))
+            added.append(str(services.manifest_create(name="Added mid-walk").pk))
+
+    ids = flat(walk(api, "/api/manifests?pagination=cursor&page_size=3", during=change))
+
+    assert len(ids) == len(set(ids))
+    assert ids == [pk for pk in order if pk != deleted] + added  # order[0] was already seen
+
+
+def test_cursor_previous_goes_back_a_page(api, db):
+    bulk_manifests(8, at=timezone.now())
+    first = api.get("/api/manifests?pagination=cursor&page_size=3").json()
+    second = api.get(first["next"]).json()
+    third = api.get(second["next"]).json()
+
+    back = api.get(third["previous"]).json()
+    back_again = api.get(back["previous"]).json()
+
+    assert first["previous"] is None
+    assert back["results"] == second["results"]
+    assert back_again["results"] == first["results"]
+    assert back_again["previous"] is None
+    assert api.get(back_again["next"]).json()["results"] == second["results"]
+    assert third["next"] is None and len(third["results"]) == 2
+
+
+def test_cursor_links_keep_filters_and_page_size(api, make_manifest):
+    for number in range(5):
+        make_manifest(f"Hero {number}", category="CHARACTERS", tags=["hero"])
+    make_manifest("Forest", category="ENVIRONMENTS", tags=["hero"])
+    make_manifest("Villain", category="CHARACTERS")
+
+    first = api.get("/api/manifests?pagination=cursor&category=CHARACTERS&tag=hero&page_size=2")
+    pages = walk(api, first.json()["next"])
+
+    query = parse_qs(urlsplit(first.json()["next"]).query)
+    assert query["category"] == ["CHARACTERS"] and query["page_size"] == ["2"]
+    names = [row["name"] for row in first.json()["results"]]
+    names += [Manifest.objects.get(pk=pk).name for pk in flat(pages)]
+    assert names == [f"Hero {number}" for number in range(5)]
+    found = api.get("/api/manifests?pagination=cursor&search=villain").json()
+    assert [row["name"] for row in found["results"]] == ["Villain"]
+
+
+def test_cursor_page_size_is_capped_at_200(api, db):
+    bulk_manifests(205, at=timezone.now())
+
+    body = api.get("/api/manifests?pagination=cursor&page_size=1000").json()
+
+    assert len(body["results"]) == 200 and body["next"]
+
+
+def cursor_of(position: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor!",
+        "bm90IGpzb24",  # base64 of "not json"
+        cursor_of(["2024-01-01T00:00:00+00:00", "f"]),
+        cursor_of(["2024-01-01T00:00:00", "00000000-0000-0000-0000-000000000000", "f"]),
+        cursor_of(["2024-01-01T00:00:00+00:00", "not-a-uuid", "f"]),
+        cursor_of(["2024-01-01T00:00:00+00:00", "00000000-0000-0000-0000-000000000000", "x"]),
+        cursor_of({"a": 1}),
+        "A" * 400,
+    ],
+)
+def test_a_tampered_cursor_is_refused_naming_it(api, db, cursor):
+    response = api.get(f"/api/manifests?cursor={cursor}")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["cursor"]
+
+
+def test_an_edited_link_is_refused(api, db):
+    bulk_manifests(3, at=timezone.now())
+    link = api.get("/api/manifests?pagination=cursor&page_size=1").json()["next"]
+    cursor = parse_qs(urlsplit(link).query)["cursor"][0]
+
+    assert api.get(link.replace(cursor, cursor[:-3] + "***")).status_code == 400
+
+
+def test_cursor_walk_of_assets_everywhere(api, make_manifest):
+    manifest, other = make_manifest("Mine"), make_manifest("Other")
+    instant = timezone.now()
+    Asset.objects.bulk_create(
+        Asset(manifest=m, name=f"A{n}", asset_type="CHARACTER", manifest_tag=f"CHAR_{n:02d}")
+        for m in (manifest, other)
+        for n in range(1, 6)
+    )
+    Asset.objects.filter(name__in=["A2", "A3", "A4"]).update(created_at=instant)
+
+    everything = flat(walk(api, "/api/assets?pagination=cursor&page_size=3"))
+    mine = flat(walk(api, f"/api/manifests/{manifest.pk}/assets?pagination=cursor&page_size=2"))
+
+    assert everything == walk_order(Asset.objects.all())
+    assert mine == walk_order(Asset.objects.filter(manifest=manifest))
+    assert api.get("/api/assets?pagination=cursor&ordering=sort_order").status_code == 400
+
+
+# --- constant cost -----------------------------------------------------------------------
+
+
+def grow(path: str, count: int) -> None:
+    """`count` more rows of the list at `path`: manifests, or assets of one new manifest."""
+    if path == "/api/manifests":
+        bulk_manifests(count, prefix=f"grown{Manifest.all_objects.count()}-")
+        return
+    manifest = Manifest.objects.create(name="Holds assets")
+    Asset.objects.bulk_create(
+        Asset(manifest=manifest, name=f"A{n}", asset_type="OTHER", manifest_tag=f"OTHER_{n:02d}")
+        for n in range(1, count + 1)
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/manifests", "/api/assets"])
+@pytest.mark.parametrize(
+    "query", ["", "count=estimate&", "pagination=cursor&"], ids=["page", "estimate", "cursor"]
+)
+def test_list_pages_cost_constant_queries(api, settings, django_assert_num_queries, path, query):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 5  # estimate mode past its limit at both sizes
+    url = f"{path}?{query}page_size=4"
+    grow(path, 10)
+    api.get(url)  # the token's user is cached by then
+    with CaptureQueriesContext(connection) as small:
+        assert api.get(url).status_code == 200
+
+    grow(path, 40)
+    with django_assert_num_queries(len(small.captured_queries)):
+        assert len(api.get(url).json()["results"]) == 4
+
+
+# --- the admin ---------------------------------------------------------------------------
+
+
+def test_admin_changelist_pages_with_a_bounded_count(curator, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 50
+    bulk_manifests(130)
+    if connection.vendor == "postgresql":
+        analyze("manifests_manifest")
+
+    page = curator.get(MANIFEST_CHANGELIST)
+    second = page.click(href=r"\?p=2$")
+
+    paginator = page.context["cl"].paginator
+    assert len(second.context["cl"].result_list) == 30
+    text = page.html.select_one("p.paginator").get_text(" ", strip=True)
+    if connection.vendor == "postgresql":  # the planner's estimate, said to be one
+        assert paginator.count_is_estimate and paginator.count > 50
+        assert f"about {paginator.count} manifests" in text
+    else:  # no estimate: the admin counts them all
+        assert not paginator.count_is_estimate
+        assert "130 manifests" in text and "about" not in text
+
+
+def test_admin_changelist_count_is_exact_below_the_limit(curator, db):
+    bulk_manifests(3)
+
+    text = curator.get(MANIFEST_CHANGELIST).html.select_one("p.paginator").get_text(" ")
+
+    assert "3 manifests" in text and "about" not in text
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    ["/admin/manifests/asset/", "/admin/manifests/project/", "/admin/manifests/event/"],
+)
+def test_other_big_changelists_render_with_a_bounded_count(curator, settings, db, changelist):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 0
+    manifest = services.manifest_create(name="Counted")
+    services.asset_create(manifest=manifest, name="Hero", asset_type="CHARACTER")
+    services.project_create(name="Film", manifest=manifest)
+
+    page = curator.get(changelist)
+
+    assert page.status_code == 200
+    assert page.context["cl"].paginator.count >= 1
+
+
+def test_schema_documents_the_modes_and_both_answers(api):
+    schema = api.get("/api/schema?format=json").json()
+
+    for path in ["/api/manifests/", "/api/assets/", "/api/manifests/{manifest_pk}/assets/"]:
+        listing = schema["paths"][path]["get"]
+        names = {parameter["name"] for parameter in listing["parameters"]}
+        assert {"count", "pagination", "cursor", "page", "page_size"} <= names
+        ref = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        page, cursor = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["anyOf"]
+        assert "count_is_estimate" in page["properties"]
+        assert set(cursor["properties"]) == {"next", "previous", "results"}
+    projects = schema["paths"]["/api/projects/"]["get"]
+    assert "cursor" not in {parameter["name"] for parameter in projects["parameters"]}
