@@ -40,6 +40,19 @@ class SearchFilter(filters.SearchFilter):
         return search.search(queryset, words) if words else queryset
 
 
+class OrderingFilter(filters.OrderingFilter):
+    """DRF's `?ordering=`, with `id` appended in the direction of the first key: rows with
+    equal keys (names, counts) keep one order from page to page, and every ordering is
+    the order of one index (migration 0006). Rows with distinct keys are ordered as before.
+    """
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering or ordering[-1].lstrip("-") in {"id", "pk"}:
+            return ordering
+        return [*ordering, "-id" if ordering[0].startswith("-") else "id"]
+
+
 class ManifestFilter(django_filters.FilterSet):
     tag = django_filters.CharFilter(
         field_name="tags", lookup_expr="has_label", help_text="Manifests carrying this tag."
