@@ -20,5 +20,7 @@ class ManifestsConfig(AppConfig):
 
     def ready(self) -> None:
         from manifests import checks  # noqa: F401  (registers the settings checks)
+        from manifests.search import register_sqlite_functions
 
         connection_created.connect(use_sqlite_variable_limit, dispatch_uid="sqlite_var_limit")
+        connection_created.connect(register_sqlite_functions, dispatch_uid="vidpipe_search")

@@ -1,14 +1,19 @@
 import django_filters
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import CharField
 
+from manifests import search
 from manifests.models import Asset, Manifest, Project
+from manifests.search import MAX_SEARCH_TERMS
 
-MAX_SEARCH_TERMS = 20
+# Refuses what no search can hold (a NUL character), as DRF's own SearchFilter does.
+SEARCH_TEXT = CharField(allow_blank=True, trim_whitespace=False)
 
 
 class SearchFilter(filters.SearchFilter):
-    """DRF's `?search=`, with a bad term (e.g. a NUL character) reported as its parameter.
+    """`?search=`: the words `manifests.search` looks for (the admin's box means the same),
+    with a bad term (e.g. a NUL character) reported as its parameter.
 
     The number of words is bounded: each one adds an OR of LIKEs to the query, and about
     a thousand of them exceed SQLite's expression depth (a 500).
@@ -18,7 +23,8 @@ class SearchFilter(filters.SearchFilter):
 
     def get_search_terms(self, request):
         try:
-            terms = super().get_search_terms(request)
+            value = request.query_params.get(self.search_param, "")
+            terms = search.search_words(SEARCH_TEXT.run_validation(value))
         except ValidationError as exc:
             raise ValidationError({self.search_param: exc.detail}) from None
         if len(terms) > MAX_SEARCH_TERMS:
@@ -26,6 +32,25 @@ class SearchFilter(filters.SearchFilter):
                 {self.search_param: [f"At most {MAX_SEARCH_TERMS} words, not {len(terms)}."]}
             )
         return terms
+
+    def filter_queryset(self, request, queryset, view):
+        if not search.searches(queryset.model):
+            return super().filter_queryset(request, queryset, view)
+        words = self.get_search_terms(request)
+        return search.search(queryset, words) if words else queryset
+
+
+class OrderingFilter(filters.OrderingFilter):
+    """DRF's `?ordering=`, with `id` appended in the direction of the first key: rows with
+    equal keys (names, counts) keep one order from page to page, and every ordering is
+    the order of one index (migration 0006). Rows with distinct keys are ordered as before.
+    """
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering or ordering[-1].lstrip("-") in {"id", "pk"}:
+            return ordering
+        return [*ordering, "-id" if ordering[0].startswith("-") else "id"]
 
 
 class ManifestFilter(django_filters.FilterSet):

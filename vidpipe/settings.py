@@ -405,7 +405,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "manifests.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "manifests.filters.OrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
         "manifests.throttling.AnonymousThrottle",

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from manifests import services
+from manifests import search, services
 from manifests.admin.common import (
     FORM_PREVIEW_PX,
     LIST_PREVIEW_PX,
@@ -110,7 +110,8 @@ class AssetAdmin(DomainErrorsAsMessages, FilesToChooseAgain, BoundedSearch, admi
     list_display_links = ["list_preview", "manifest_tag", "name"]
     list_filter = ["asset_type", "source"]
     list_select_related = ["manifest"]
-    search_fields = ["name", "manifest_tag"]
+    search_fields = search.search_fields(Asset)
+    search_help_text = "Name, tag, description or user tag."
     # A million assets: no second count of the whole table, and a bounded first one.
     show_full_result_count = False
     paginator = AdminPaginator

@@ -13,7 +13,7 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.text import smart_split
 
-from manifests import services
+from manifests import search, services
 from manifests.exceptions import (
     InvalidImage,
     ManifestError,
@@ -21,9 +21,9 @@ from manifests.exceptions import (
     domain_error_message,
 )
 from manifests.files import removed_on_failure
-from manifests.filters import MAX_SEARCH_TERMS
 from manifests.images import inspect_image
 from manifests.models import Asset
+from manifests.search import MAX_SEARCH_TERMS
 
 # Errors a domain function raises on purpose, or that a concurrent change causes (a row
 # gone meanwhile); the admin shows them, never a 500.
@@ -214,16 +214,21 @@ def note_lost_file(form: forms.BaseForm, files) -> str | None:
 
 
 class BoundedSearch:
-    """ModelAdmin mixin: search with at most MAX_SEARCH_TERMS words, as the API does. Each
-    word adds an OR of LIKEs; about a thousand exceed SQLite's expression depth (a 500)."""
+    """ModelAdmin mixin: the search box means what the API's `?search=` means
+    (`manifests.search`), with at most MAX_SEARCH_TERMS words: the rest are dropped, with a
+    warning (each word adds an OR of LIKEs; about a thousand exceed SQLite's expression
+    depth)."""
 
     def get_search_results(self, request, queryset, search_term):
-        words = list(smart_split(search_term))
+        words = search.search_words(search_term)
         if len(words) > MAX_SEARCH_TERMS:
             self.message_user(
                 request,
                 f"Searched for the first {MAX_SEARCH_TERMS} of {len(words)} words only.",
                 messages.WARNING,
             )
-            search_term = " ".join(words[:MAX_SEARCH_TERMS])
-        return super().get_search_results(request, queryset, search_term)
+        if search.searches(queryset.model):
+            return search.search(queryset, words[:MAX_SEARCH_TERMS]), False
+        # Django's own search over `search_fields` (projects, webhooks), bounded the same way.
+        kept = list(smart_split(search_term))[:MAX_SEARCH_TERMS]
+        return super().get_search_results(request, queryset, " ".join(kept))

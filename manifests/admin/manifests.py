@@ -17,7 +17,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from manifests import services
+from manifests import search, services
 from manifests.admin.assets import AssetInline
 from manifests.admin.bulk import ManifestBulkUploadMixin
 from manifests.admin.bundles import ManifestBundlesMixin
@@ -153,7 +153,7 @@ class ManifestAdmin(
     ]
     list_display_links = ["list_preview", "name_and_state"]
     list_filter = [DeletedFilter, "category", "status", TagFilter]
-    search_fields = ["name", "description", "tags"]
+    search_fields = search.search_fields(Manifest)
     search_help_text = "Name, description or tag."
     date_hierarchy = "updated_at"
     # The total would count deleted rows too, with one more query on a big table.

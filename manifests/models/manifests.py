@@ -53,6 +53,10 @@ def manifest_contact_sheet_path(manifest: "Manifest", filename: str) -> str:
     return manifest_media_path(manifest.id, "contact_sheets", filename)
 
 
+# The rows every live view reads: the condition of the partial indexes below.
+LIVE = Q(deleted_at__isnull=True)
+
+
 class ManifestQuerySet(models.QuerySet):
     def alive(self) -> "ManifestQuerySet":
         return self.filter(deleted_at__isnull=True)
@@ -62,9 +66,7 @@ class ManifestQuerySet(models.QuerySet):
 
     def with_assets(self) -> "ManifestQuerySet":
         """Prefetch each manifest's assets in display order (one extra query in all)."""
-        return self.prefetch_related(
-            Prefetch("assets", queryset=Asset.all_objects.order_by("sort_order", "created_at"))
-        )
+        return self.prefetch_related(Prefetch("assets", queryset=Asset.all_objects.ordered()))
 
     def referencing_projects(self) -> "models.QuerySet[Project]":
         return Project.objects.filter(manifest__in=self.values("pk")).order_by("name")
@@ -144,13 +146,9 @@ class Manifest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="", max_length=MAX_DESCRIPTION_LENGTH)
-    category = models.CharField(
-        max_length=20, choices=Category.choices, default=Category.CUSTOM, db_index=True
-    )
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.CUSTOM)
     tags = LabelListField(default=list, blank=True)
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
-    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     processing_progress = models.JSONField(null=True, blank=True)
     thumbnail = models.ImageField(
         upload_to=manifest_thumbnail_path, max_length=500, blank=True, default=""
@@ -187,12 +185,38 @@ class Manifest(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        # Every ordering and filter of the API and the admin reads live rows in index
+        # order: partial indexes over `deleted_at IS NULL`, each ending with `id`, the
+        # tie-breaker every ordering carries (manifests.filters.OrderingFilter), so a page
+        # is the first rows of one index. `manifest_live_created_id` is also the cursor
+        # pagination's. PostgreSQL has more that SQLite cannot hold (GIN: trigram search,
+        # tag containment): migration 0006 creates them, outside the model state.
         indexes = [
-            models.Index(fields=["deleted_at", "-updated_at"], name="manifest_alive_updated"),
-            models.Index(fields=["name"], name="manifest_name"),
-            models.Index(fields=["times_used"], name="manifest_times_used"),
-            models.Index(fields=["asset_count"], name="manifest_asset_count"),
-            models.Index(fields=["created_at"], name="manifest_created"),
+            models.Index(fields=["updated_at", "id"], name="manifest_live_updated", condition=LIVE),
+            models.Index(fields=["name", "id"], name="manifest_live_name", condition=LIVE),
+            models.Index(
+                fields=["times_used", "id"], name="manifest_live_times_used", condition=LIVE
+            ),
+            models.Index(
+                fields=["asset_count", "id"], name="manifest_live_asset_count", condition=LIVE
+            ),
+            models.Index(
+                fields=["created_at", "id"], name="manifest_live_created_id", condition=LIVE
+            ),
+            models.Index(
+                fields=["category", "updated_at", "id"],
+                name="manifest_live_category",
+                condition=LIVE,
+            ),
+            models.Index(
+                fields=["status", "updated_at", "id"], name="manifest_live_status", condition=LIVE
+            ),
+            # The admin's deleted view and purge read the few deleted rows.
+            models.Index(
+                fields=["deleted_at"],
+                name="manifest_deleted",
+                condition=Q(deleted_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="manifest_name_not_blank"),
@@ -265,7 +289,8 @@ class AssetQuerySet(models.QuerySet):
         return self.filter(manifest__deleted_at__isnull=True)
 
     def ordered(self) -> "AssetQuerySet":
-        return self.order_by("sort_order", "created_at")
+        # `id` last: assets created in one instant (bulk, duplicate) keep one order.
+        return self.order_by("sort_order", "created_at", "id")
 
 
 class LiveAssetManager(models.Manager.from_queryset(AssetQuerySet)):
@@ -292,7 +317,7 @@ class Asset(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     manifest = models.ForeignKey(
-        Manifest, on_delete=models.CASCADE, related_name="assets", db_index=True
+        Manifest, on_delete=models.CASCADE, related_name="assets", db_index=False
     )
     asset_type = models.CharField(max_length=20, choices=AssetType.choices)
     name = models.CharField(max_length=200)
@@ -324,9 +349,21 @@ class Asset(models.Model):
 
     class Meta:
         ordering = ["sort_order", "created_at"]
+        # A manifest's assets in order (its leading `manifest` also serves the foreign
+        # key, which has no index of its own), and each ordering and filter of
+        # `/api/assets` and the admin, `id` last as the tie-breaker. PostgreSQL's GIN
+        # indexes (search, user tags) are in migration 0006.
         indexes = [
-            models.Index(fields=["manifest", "sort_order", "created_at"], name="asset_order"),
-            models.Index(fields=["manifest_tag"], name="asset_tag"),
+            models.Index(fields=["manifest", "sort_order", "created_at", "id"], name="asset_order"),
+            models.Index(fields=["sort_order", "created_at", "id"], name="asset_sort_order"),
+            models.Index(fields=["created_at", "id"], name="asset_created_id"),
+            models.Index(fields=["updated_at", "id"], name="asset_updated"),
+            models.Index(fields=["name", "id"], name="asset_name"),
+            models.Index(fields=["manifest_tag", "id"], name="asset_tag"),
+            models.Index(
+                fields=["asset_type", "sort_order", "created_at", "id"], name="asset_type"
+            ),
+            models.Index(fields=["source", "sort_order", "created_at", "id"], name="asset_source"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["manifest", "manifest_tag"], name="asset_tag_unique"),

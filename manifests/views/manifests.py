@@ -20,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from manifests import services
+from manifests import search, services
 from manifests.api_errors import PayloadTooLarge
 from manifests.etags import (
     IfMatch,
@@ -140,7 +140,7 @@ class ManifestViewSet(ConditionalRequests, viewsets.ModelViewSet):
     etag_of = staticmethod(manifest_etag)
     queryset = Manifest.objects.all()
     filterset_class = ManifestFilter
-    search_fields = ["name", "description"]
+    search_fields = search.search_fields(Manifest)
     ordering_fields = ["updated_at", "name", "times_used", "asset_count", "created_at"]
     ordering = ["-updated_at"]
     # Big lists: `?count=estimate` and `?pagination=cursor` (README "Pagination at scale").
@@ -252,7 +252,7 @@ class AssetViewSet(
     if_match_actions = ConditionalRequests.if_match_actions | {"upload"}
     serializer_class = AssetSerializer
     filterset_class = AssetFilter
-    search_fields = ["name", "manifest_tag", "description"]
+    search_fields = search.search_fields(Asset)
     ordering_fields = ["sort_order", "created_at", "updated_at", "name", "manifest_tag"]
     ordering = ["sort_order", "created_at"]
     pagination_class = LibraryPagination
