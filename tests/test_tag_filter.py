@@ -1,8 +1,13 @@
 """Tag counts: aggregated in the database (`ManifestQuerySet.tag_counts`) and offered by the
-changelist's tag filter, most used first, over the manifests the deletion filter shows."""
+changelist's tag filter, most used first, over the manifests the deletion filter shows:
+the latest VIDPIPE_ADMIN_TAG_SAMPLE of them, cached for VIDPIPE_ADMIN_TAG_COUNTS_SECONDS."""
+
+import time
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from manifests import services
 from manifests.admin.filters import TagFilter
@@ -24,11 +29,20 @@ def tagged(make_manifest):
         services.manifest_soft_delete(manifest=gone)
 
 
-def tag_lookups(admin_client, **params) -> list[tuple[str, str]]:
+def tag_spec(admin_client, **params) -> TagFilter:
     response = admin_client.get(CHANGELIST, params)
     assert response.status_code == 200
     (spec,) = [f for f in response.context["cl"].filter_specs if isinstance(f, TagFilter)]
-    return spec.lookup_choices
+    return spec
+
+
+def tag_lookups(admin_client, **params) -> list[tuple[str, str]]:
+    return tag_spec(admin_client, **params).lookup_choices
+
+
+def counts_tags(queries) -> bool:
+    """Whether the tag counting query is among `queries` (captured by pytest-django)."""
+    return any("GROUP BY label.value" in query["sql"] for query in queries)
 
 
 def test_tag_counts_are_the_most_used_tags_first(tagged):
@@ -114,3 +128,84 @@ def test_tag_counts_take_only_strings_from_hand_edited_lists(make_manifest):
     Manifest.objects.filter(name="Scalar").update(tags="not a list")
 
     assert Manifest.objects.tag_counts(10) == [("x", 2), ("z", 1)]
+
+
+# --- bounded: cached per view for a period, counted over the latest manifests --------------
+
+
+def test_tag_counts_are_counted_once_per_view_and_period(
+    admin_client, tagged, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(50) as cold:
+        assert admin_client.get(CHANGELIST).status_code == 200
+    assert counts_tags(cold.captured_queries)
+
+    with django_assert_max_num_queries(len(cold.captured_queries) - 1) as warm:
+        assert tag_lookups(admin_client)[0] == ("hero", "hero (3)")
+    assert not counts_tags(warm.captured_queries)
+
+    with django_assert_max_num_queries(50) as other_view:
+        assert tag_lookups(admin_client, deleted="yes")[0] == ("day", "day (4)")
+    assert counts_tags(other_view.captured_queries)  # each view has its own counts
+
+
+def test_tag_counts_are_at_most_the_period_old(admin_client, tagged, settings, monkeypatch):
+    settings.VIDPIPE_ADMIN_TAG_COUNTS_SECONDS = 60
+    assert tag_lookups(admin_client)[0] == ("hero", "hero (3)")
+    for number in range(4):
+        services.manifest_create(name=f"Late {number}", tags=["late"])
+
+    assert tag_lookups(admin_client)[0] == ("hero", "hero (3)")  # within the period: cached
+
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert tag_lookups(admin_client)[0] == ("late", "late (4)")
+
+
+def test_no_period_counts_on_every_view(admin_client, tagged, settings):
+    settings.VIDPIPE_ADMIN_TAG_COUNTS_SECONDS = 0
+    assert tag_lookups(admin_client)[0] == ("hero", "hero (3)")
+    for number in range(4):
+        services.manifest_create(name=f"Late {number}", tags=["late"])
+
+    assert tag_lookups(admin_client)[0] == ("late", "late (4)")
+
+
+@pytest.fixture
+def aged(make_manifest):
+    """Five live manifests created a day apart, oldest first: "old" on the two oldest,
+    "new" on the three newest, "all" on every one."""
+    start = timezone.now() - timedelta(days=10)
+    for number in range(5):
+        manifest = make_manifest(f"Day {number}", tags=["old" if number < 2 else "new", "all"])
+        Manifest.objects.filter(pk=manifest.pk).update(created_at=start + timedelta(days=number))
+
+
+def test_tag_counts_cover_the_latest_manifests_and_the_title_says_so(admin_client, aged, settings):
+    settings.VIDPIPE_ADMIN_TAG_SAMPLE = 3
+
+    spec = tag_spec(admin_client)
+
+    assert spec.title == "tag (latest 3 manifests)"
+    assert spec.lookup_choices == [("all", "all (3)"), ("new", "new (3)")]
+
+
+def test_a_view_within_the_sample_is_counted_whole_under_the_plain_title(
+    admin_client, aged, settings
+):
+    settings.VIDPIPE_ADMIN_TAG_SAMPLE = 5
+
+    spec = tag_spec(admin_client)
+
+    assert spec.title == "tag"
+    assert spec.lookup_choices == [("all", "all (5)"), ("new", "new (3)"), ("old", "old (2)")]
+
+
+def test_a_tag_outside_the_sample_can_still_be_chosen(admin_client, aged, settings):
+    settings.VIDPIPE_ADMIN_TAG_SAMPLE = 3
+
+    response = admin_client.get(CHANGELIST, {"tag": "old"})
+
+    (spec,) = [f for f in response.context["cl"].filter_specs if isinstance(f, TagFilter)]
+    assert ("old", "old") in spec.lookup_choices
+    assert sorted(m.name for m in response.context["cl"].result_list) == ["Day 0", "Day 1"]

@@ -359,6 +359,18 @@ if CACHE_URL:
         }
     }
 
+# --- The admin at scale ---------------------------------------------------------------------
+# The manifest changelist's tag filter counts the tags of at most the latest
+# VIDPIPE_ADMIN_TAG_SAMPLE manifests of its view (live, deleted or all), and keeps the counts
+# in the default cache for VIDPIPE_ADMIN_TAG_COUNTS_SECONDS (0: counted on every page view).
+VIDPIPE_ADMIN_TAG_SAMPLE = env_int("VIDPIPE_ADMIN_TAG_SAMPLE", 10_000)
+VIDPIPE_ADMIN_TAG_COUNTS_SECONDS = env_int("VIDPIPE_ADMIN_TAG_COUNTS_SECONDS", 60)
+if VIDPIPE_ADMIN_TAG_SAMPLE < 1 or VIDPIPE_ADMIN_TAG_COUNTS_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "VIDPIPE_ADMIN_TAG_SAMPLE must be at least 1 and VIDPIPE_ADMIN_TAG_COUNTS_SECONDS "
+        "at least 0."
+    )
+
 # --- Tasks (webhook deliveries) -----------------------------------------------------------
 # `database` (default): tasks are rows in this database, run by `manage.py webhook_worker`
 # (the database backend's `db_worker`), so nothing else has to run. `rq`: tasks go through

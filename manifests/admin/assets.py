@@ -2,8 +2,12 @@
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
+from django.utils.functional import cached_property
 
 from manifests import search, services
 from manifests.admin.common import (
@@ -52,11 +56,96 @@ class AssetForm(forms.ModelForm):
         return value
 
 
+ASSETS_PER_PAGE = 50
+
+
+class AssetPageRefused(BadRequest):
+    """`?assets_page=` is not a page number: the manifest page answers a 400 saying so."""
+
+
+# A total order for pages: assets sharing a sort order and a creation time stay put.
+PAGE_ORDER = ("sort_order", "created_at", "pk")
+
+
+class AssetPageFormSet(BaseInlineFormSet):
+    """The inline's rows: one page of the manifest's assets in display order (page
+    `page_number`, `per_page` rows), so that a 500-asset manifest renders and saves the
+    rows of one page only. A submitted page saves exactly the rows it was rendered with:
+    its queryset is then the assets whose ids the page sent back (of this manifest only),
+    whatever was added or removed since it was rendered."""
+
+    page_number = 1  # set per request by AssetInline.get_formset
+    per_page = ASSETS_PER_PAGE
+    query = None  # the request's query parameters, for the page links
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.all_assets = self.queryset.order_by(*PAGE_ORDER)
+        # Rendering: a slice of ids (a subquery); saving: the rows the page sent back.
+        shown = self.submitted_ids() if self.is_bound else self.page.object_list
+        self.queryset = self.all_assets.filter(pk__in=shown)
+
+    def submitted_ids(self) -> list:
+        """The ids of the rows the page was rendered with (its initial rows)."""
+        to_python = self._get_to_python(self.model._meta.pk)
+        ids = []
+        for index in range(self.initial_form_count()):
+            try:
+                ids.append(to_python(self.data.get(f"{self.add_prefix(index)}-id")))
+            except ValidationError:
+                continue  # the row's own id field reports it
+        return [pk for pk in ids if pk is not None]
+
+    @cached_property
+    def paginator(self) -> Paginator:
+        return Paginator(self.all_assets.values_list("pk", flat=True), self.per_page)
+
+    @cached_property
+    def page(self):
+        """The page asked for; past the last one (assets removed since), the last one."""
+        return self.paginator.page(min(self.page_number, self.paginator.num_pages))
+
+    def page_url(self, number: int) -> str:
+        query = self.query.copy()
+        query[AssetInline.page_parameter] = str(number)
+        return f"?{query.urlencode()}"
+
+    @cached_property
+    def page_nav(self) -> dict | None:
+        """What the inline's page links show; None when every asset fits on one page."""
+        if self.instance.pk is None or self.paginator.num_pages <= 1:
+            return None
+        page = self.page
+        links = [
+            {"number": number, "url": self.page_url(number), "current": number == page.number}
+            if number != Paginator.ELLIPSIS
+            else {"ellipsis": number}
+            for number in self.paginator.get_elided_page_range(page.number, on_each_side=2)
+        ]
+        asset_list = reverse("admin:manifests_asset_changelist")
+        return {
+            "first": page.start_index(),
+            "last": page.end_index(),
+            "total": self.paginator.count,
+            "links": links,
+            "previous": page.has_previous() and self.page_url(page.previous_page_number()),
+            "next": page.has_next() and self.page_url(page.next_page_number()),
+            "asset_list": None
+            if self.instance.is_deleted
+            else f"{asset_list}?manifest__id__exact={self.instance.pk}",
+        }
+
+
 class AssetInline(admin.TabularInline):
-    """The manifest's assets, edited in place; saved by `ManifestAdmin.save_formset`."""
+    """The manifest's assets, edited in place, a page at a time (`?assets_page=`, `per_page`
+    rows: see AssetPageFormSet); saved by `ManifestAdmin.save_formset`."""
 
     model = Asset
     form = AssetForm
+    formset = AssetPageFormSet
+    template = "admin/manifests/asset/paged_tabular.html"
+    per_page = ASSETS_PER_PAGE
+    page_parameter = "assets_page"
     fields = [
         "preview",
         "manifest_tag",
@@ -80,6 +169,29 @@ class AssetInline(admin.TabularInline):
     def get_queryset(self, request):
         # All assets, so that a deleted manifest still shows (read-only) what it holds.
         return Asset.all_objects.ordered()
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        attributes = {
+            "page_number": self.requested_page(request),
+            "per_page": self.per_page,
+            "query": request.GET,
+        }
+        return type(formset.__name__, (formset,), attributes)
+
+    def requested_page(self, request) -> int:
+        """The page of assets asked for: 1 by default (or blank); not a whole number from 1
+        up: a 400."""
+        value = request.GET.get(self.page_parameter) or "1"
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise AssetPageRefused(
+                f"{self.page_parameter} must be a page number from 1 up; got {value!r}."
+            )
+        return number
 
     @admin.display(description="Preview")
     def preview(self, asset: Asset) -> str:

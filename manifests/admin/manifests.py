@@ -10,15 +10,18 @@ images at once in `manifests.admin.bulk`; bundles (the export button and action,
 page) in `manifests.admin.bundles`.
 """
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpResponseBadRequest, QueryDict
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from manifests import search, services
-from manifests.admin.assets import AssetInline
+from manifests.admin.assets import AssetInline, AssetPageRefused
 from manifests.admin.bulk import ManifestBulkUploadMixin
 from manifests.admin.bundles import ManifestBundlesMixin
 from manifests.admin.common import (
@@ -312,6 +315,23 @@ class ManifestAdmin(
             if asset_form.has_changed() and asset_form not in deleted_forms:
                 formset.new_objects.append(save_asset_form(asset_form, manifest=form.instance))
         return None
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        try:
+            return super().change_view(request, object_id, form_url, extra_context)
+        except AssetPageRefused as refusal:  # Django's own 400 page would not say why
+            return HttpResponseBadRequest(str(refusal), content_type="text/plain; charset=utf-8")
+
+    def response_change(self, request, obj):
+        response = super().response_change(request, obj)
+        page = request.GET.get(AssetInline.page_parameter)
+        if "_continue" in request.POST and page and response.status_code == 302:
+            # Back to the page of assets the curator was on, not the first one.
+            location = urlsplit(response["Location"])
+            query = QueryDict(location.query, mutable=True)
+            query[AssetInline.page_parameter] = page
+            response["Location"] = location._replace(query=query.urlencode()).geturl()
+        return response
 
     def delete_model(self, request, obj):
         services.manifest_soft_delete(manifest=obj)
