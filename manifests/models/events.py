@@ -89,6 +89,14 @@ def active_subscribers() -> dict[str, list[str]]:
     return {str(pk): types for pk, types in active.values_list("pk", "event_types")}
 
 
+def create_counter_row() -> None:
+    """The counter row where it is missing (a database flushed by tests): ids go on after the
+    last event kept. Concurrent creators wait for each other (a conflict, then nothing)."""
+    start = Event.objects.aggregate(last=models.Max("id"))["last"] or 0
+    row = EventCounter(pk=COUNTER_ID, last_id=start, subscribers=active_subscribers())
+    EventCounter.objects.bulk_create([row], ignore_conflicts=True)
+
+
 @contextmanager
 def subscriptions_changing() -> Iterator[None]:
     """Around a write of subscriptions: one transaction that locks the counter row first
@@ -96,10 +104,12 @@ def subscriptions_changing() -> Iterator[None]:
     its deliveries' subscriptions), then writes `subscribers` anew once the block is done.
     Locked first, concurrent writers of subscriptions each read the others' commits."""
     with transaction.atomic():
-        locked = EventCounter.objects.select_for_update().filter(pk=COUNTER_ID).exists()
+        counter = EventCounter.objects.select_for_update().filter(pk=COUNTER_ID)
+        if not counter.exists():
+            create_counter_row()
+            counter.exists()
         yield
-        if locked:
-            EventCounter.objects.filter(pk=COUNTER_ID).update(subscribers=active_subscribers())
+        counter.update(subscribers=active_subscribers())
 
 
 class WebhookSubscriptionQuerySet(models.QuerySet):

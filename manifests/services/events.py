@@ -26,12 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from manifests.actors import current_actor
 from manifests.models import Event, EventCounter, EventType
-from manifests.models.events import COUNTER_ID, active_subscribers
+from manifests.models.events import COUNTER_ID, create_counter_row
 from manifests.services.common import keyset_chunks
 
 FEED_TYPES = frozenset(t.value for t in EventType if t != EventType.WEBHOOK_TEST)
@@ -76,10 +75,7 @@ def _take_ids(count: int) -> EventCounter:
             subscribers=json_field.from_db_value(subscribers, None, connection) or {},
             delivery_run_queued=bool(queued),
         )
-    # No counter row (a database flushed by tests, say): start after the last event kept.
-    start = Event.objects.aggregate(last=Max("id"))["last"] or 0
-    counter = EventCounter(pk=COUNTER_ID, last_id=start, subscribers=active_subscribers())
-    EventCounter.objects.bulk_create([counter], ignore_conflicts=True)
+    create_counter_row()
     return _take_ids(count)
 
 

@@ -50,7 +50,7 @@ from manifests.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from manifests.models.events import COUNTER_ID, subscriptions_changing
+from manifests.models.events import COUNTER_ID, create_counter_row, subscriptions_changing
 from manifests.services.common import keyset_chunks
 from manifests.services.events import AFTER_EVENTS, FEED_TYPES
 
@@ -351,7 +351,10 @@ def webhooks_deliver_due(*, batch_size: int = DUE_BATCH) -> int:
     search: run it outside a transaction), which waits for the counter row's lock: a change
     holding it commits first, and its deliveries are found; one that takes it later sees no
     run queued and queues another."""
-    EventCounter.objects.filter(pk=COUNTER_ID).update(delivery_run_queued=False)
+    counter = EventCounter.objects.filter(pk=COUNTER_ID)
+    if not counter.update(delivery_run_queued=False):
+        create_counter_row()
+        counter.update(delivery_run_queued=False)
     seen = 0
     after: tuple[datetime, Any] | None = None
     while True:
