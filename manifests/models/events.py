@@ -163,9 +163,6 @@ class WebhookSubscription(models.Model):
         with subscriptions_changing():
             return super().delete(*args, **kwargs)
 
-    def wants(self, event_type: str) -> bool:
-        return not self.event_types or event_type in self.event_types
-
 
 class WebhookDeliveryQuerySet(models.QuerySet):
     def due(self, now) -> "WebhookDeliveryQuerySet":
