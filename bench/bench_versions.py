@@ -13,7 +13,7 @@ Runs on a throw-away SQLite database and MEDIA_ROOT in a temporary directory (or
     .venv/bin/python bench/bench_versions.py [--assets 1000] [--check]
 
 With `--check` it exits with status 1 when a target is missed (freeze < 100 ms, queries
-<= 6, bytes copied == 0).
+<= 7, bytes copied == 0).
 """
 
 import json
@@ -33,7 +33,13 @@ from scratch import (  # bench/scratch.py, beside this script
 )
 
 TARGET_SECONDS = 0.1
-TARGET_QUERIES = 6
+# The freeze's 5 (lock, look for the number, read the assets, insert the record and its file
+# names) and its event's 2 (take the id under the counter's lock, which also tells who
+# subscribes; insert the event): both must be in the freeze's transaction (the outbox), and
+# the first cannot also insert on SQLite (no UPDATE in a WITH clause). Merging the lock with
+# the look-up is wrong on PostgreSQL: a freeze that waited for the lock would not see the
+# record committed meanwhile. With a subscriber to `manifest.version_frozen`, +1 (its delivery).
+TARGET_QUERIES = 7
 # Readings and diffs are quick: the median of a few runs says more than one.
 REPEATS = 5
 # Statements that open or close a transaction: not queries, but captured with them.

@@ -4,6 +4,15 @@ from django_tasks import task
 
 
 @task()
+def deliver_due_webhooks() -> int:
+    """A run of the webhook deliveries due now (queued by changes that make deliveries, at
+    most one waiting at a time); how many it went through."""
+    from manifests.services.webhooks import webhooks_deliver_due
+
+    return webhooks_deliver_due()
+
+
+@task()
 def deliver_webhooks(delivery_ids: list[str]) -> list[str]:
     """One attempt at each of these webhook deliveries, in order (each schedules its own next
     attempt); what happened to each."""

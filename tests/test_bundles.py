@@ -345,9 +345,9 @@ def test_import_costs_the_same_queries_whatever_the_number_of_assets(db):
     ]
 
     assert_same_query_count(*queries)
-    # savepoint, the manifest, its assets (one INSERT), its event (ids, INSERT, subscriptions),
-    # release
-    assert queries[1].count == 7
+    # savepoint, the manifest, its assets (one INSERT), its event (ids, which also tell who
+    # subscribes, and INSERT), release
+    assert queries[1].count == 6
 
 
 def test_the_service_imports_from_an_open_file(tmp_path, cast):

@@ -8,10 +8,17 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, connections, transaction
+from django_tasks_db.models import DBTaskResult
 
 from manifests import services
-from manifests.models import DeliveryAttempt, Event, WebhookDelivery, WebhookSubscription
+from manifests.models import (
+    DeliveryAttempt,
+    Event,
+    EventCounter,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from tests.webhook_receiver import receiver, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -220,3 +227,96 @@ def test_events_of_unwanted_types_make_no_delivery(make_manifest, make_asset):
         run_worker()
         assert target.received == []
     assert not WebhookDelivery.objects.exists()
+
+
+# --- One run of the due deliveries, queued at most once while it waits ---------------------
+
+
+def queued_runs() -> int:
+    return DBTaskResult.objects.filter(task_path="manifests.tasks.deliver_due_webhooks").count()
+
+
+def test_changes_made_while_a_run_waits_queue_no_other_and_are_all_delivered(make_manifest):
+    def change_during_the_run(number, received):
+        if number == 0:
+            # Made (and committed) by another connection while the run attempts its first
+            # delivery: the run had cleared its flag, so this change queues another run.
+            try:
+                make_manifest("Three")
+            finally:
+                connections.close_all()
+        return 200
+
+    with receiver(change_during_the_run) as target:
+        subscribe(target.url, "manifest.created")
+        make_manifest("One")
+        make_manifest("Two")
+        assert queued_runs() == 1  # the second change found a run waiting
+
+        run_worker()
+        received = target.wait_for(3)
+
+    names = [Event.objects.get(pk=r.json["data"]["id"]).payload["name"] for r in received]
+    assert sorted(names) == ["One", "Three", "Two"]
+    assert queued_runs() == 2
+    assert {d.status for d in WebhookDelivery.objects.all()} == {Status.SUCCEEDED}
+    assert not EventCounter.objects.get().delivery_run_queued
+
+
+@pytest.mark.postgres_only
+def test_a_run_that_starts_while_a_change_commits_waits_for_it_and_delivers_it(make_manifest):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite runs one writer at a time, no run overlaps a change")
+    with receiver() as target:
+        subscribe(target.url, "manifest.created")
+        EventCounter.objects.update(delivery_run_queued=True)  # a run is queued, not started
+        outcome: list = []
+
+        def run() -> None:
+            try:
+                outcome.append(services.webhooks_deliver_due())
+            finally:
+                connections.close_all()
+
+        with transaction.atomic():
+            make_manifest("Late")  # holds the counter's lock; finds the run queued
+            runner = threading.Thread(target=run)
+            runner.start()
+            # The run clears its flag first: that statement waits for this transaction.
+            with connection.cursor() as cursor:
+                for _ in range(200):
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                    runner.join(0.05)
+            assert runner.is_alive(), "the run did not wait for the change's commit"
+        runner.join(30)
+
+        (received,) = target.wait_for(1)
+
+    assert outcome == [1]
+    assert queued_runs() == 0  # the change queued none: the run it found did the work
+    assert received.json["type"] == "manifest.created"
+    assert WebhookDelivery.objects.get().status == Status.SUCCEEDED
+
+
+def test_the_sweep_forgets_a_queued_run_that_a_broker_may_have_lost(make_manifest):
+    with receiver() as target:
+        subscribe(target.url, "manifest.created")
+        make_manifest("Lost")
+        DBTaskResult.objects.all().delete()  # as if the broker lost the run
+
+        # A later change finds the run "queued" and queues none; the sweep queues the due
+        # deliveries and forgets that run, so the change after it queues one again.
+        make_manifest("Stuck")
+        assert queued_runs() == 0
+        assert services.webhooks_resume() == 2
+        assert not EventCounter.objects.get().delivery_run_queued
+        make_manifest("Moving")
+        assert queued_runs() == 1
+
+        run_worker()
+        assert len(target.wait_for(3)) == 3

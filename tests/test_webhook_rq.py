@@ -53,15 +53,21 @@ def test_the_rq_backend_queues_on_commit_and_delivers(
         _, secret = services.webhook_create(url=target.url)
         with django_capture_on_commit_callbacks(execute=True):
             make_manifest("Through Redis")
-        # Queued in Redis once the transaction committed, not before.
+            # Queued in Redis once the transaction committed, not before.
+            assert rq_backend.count == 0
+        assert rq_backend.count == 1
+        # A change while that run waits queues no other: the run delivers both.
+        with django_capture_on_commit_callbacks(execute=True):
+            make_manifest("Same run")
         assert rq_backend.count == 1
 
         run_rq_worker()
-        (received,) = target.wait_for(1)
+        received = target.wait_for(2)
 
-    assert received.json["type"] == "manifest.created"
-    assert verify(secret, received.headers, received.body)
-    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.SUCCEEDED
+    assert [r.json["type"] for r in received] == ["manifest.created"] * 2
+    assert all(verify(secret, r.headers, r.body) for r in received)
+    statuses = set(WebhookDelivery.objects.values_list("status", flat=True))
+    assert statuses == {WebhookDelivery.Status.SUCCEEDED}
 
 
 def test_the_rq_backend_retries_after_a_failure(

@@ -1,13 +1,22 @@
 """Webhook subscriptions: the API (staff only, the secret shown once, refusals with a
 reason) and the admin (secret once, send test event, redeliver, why one was switched off)."""
 
+import importlib
+
 import pytest
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from manifests import services
-from manifests.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
+from manifests.models import (
+    DeliveryAttempt,
+    EventCounter,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from manifests.outbound import TargetRefused, check_url
 from tests.admin_forms import assert_saved, form_with_button, messages_on, save
+from tests.queries import assert_num_queries, count_queries
 from tests.webhook_receiver import receiver
 
 pytestmark = pytest.mark.django_db
@@ -243,15 +252,14 @@ def test_redeliver_action_queues_the_same_delivery_again(curator, make_manifest)
 
 
 def test_deliveries_cost_constant_queries_however_many_events_a_change_writes(make_manifest):
-    from django_tasks_db.models import DBTaskResult
-
     from tests.conftest import image_upload
-    from tests.queries import assert_same_query_count, count_queries
+    from tests.queries import assert_same_query_count
 
     services.webhook_create(url="http://127.0.0.1:9/hook", event_types=["asset.created"])
 
     def bulk(count: int):
         manifest = make_manifest(f"Bulk {count}")
+        EventCounter.objects.update(delivery_run_queued=False)  # the worker took the last run
         files = [image_upload(f"{i}.png") for i in range(count)]
         return count_queries(
             lambda: services.assets_bulk_create(
@@ -263,4 +271,95 @@ def test_deliveries_cost_constant_queries_however_many_events_a_change_writes(ma
 
     assert_same_query_count(small, large)
     assert WebhookDelivery.objects.count() == 22
-    assert DBTaskResult.objects.count() == 2  # one task per change, for all its deliveries
+
+
+# --- The counter row says who is subscribed; what a change costs ------------------------------
+
+
+def subscribers() -> dict[str, list[str]]:
+    return EventCounter.objects.get().subscribers
+
+
+def test_every_write_of_subscriptions_keeps_the_counters_subscribers_in_step(api):
+    first, _ = services.webhook_create(url="http://127.0.0.1:9/a", event_types=["asset.created"])
+    second, _ = services.webhook_create(url="http://127.0.0.1:9/b")
+    assert subscribers() == {str(first.pk): ["asset.created"], str(second.pk): []}
+
+    api.patch(f"{WEBHOOKS}/{first.pk}", {"event_types": ["asset.deleted"]}, format="json")
+    assert subscribers()[str(first.pk)] == ["asset.deleted"]
+    services.webhook_update(subscription=second, active=False)
+    assert set(subscribers()) == {str(first.pk)}
+    WebhookSubscription.objects.filter(pk=second.pk).update(active=True)
+    assert set(subscribers()) == {str(first.pk), str(second.pk)}
+
+    assert api.delete(f"{WEBHOOKS}/{first.pk}").status_code == 204
+    assert set(subscribers()) == {str(second.pk)}
+    WebhookSubscription.objects.all().delete()
+    assert subscribers() == {}
+
+
+def test_deleting_subscriptions_in_the_admin_keeps_the_counters_subscribers_in_step(curator):
+    kept, _ = services.webhook_create(url="http://127.0.0.1:9/kept")
+    gone, _ = services.webhook_create(url="http://127.0.0.1:9/gone")
+
+    page = curator.get(reverse("admin:manifests_webhooksubscription_changelist"))
+    form = page.forms["changelist-form"]
+    form["action"] = "delete_selected"
+    form["_selected_action"] = [str(gone.pk)]
+    form.submit().forms[1].submit()  # "Yes, I'm sure"
+
+    assert list(WebhookSubscription.objects.all()) == [kept]
+    assert subscribers() == {str(kept.pk): []}
+
+
+def test_a_change_after_a_subscription_is_deleted_makes_no_delivery(make_manifest):
+    services.webhook_create(url="http://127.0.0.1:9/hook")
+    WebhookSubscription.objects.all().delete()
+
+    make_manifest("Nobody listens")
+
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_the_migration_fills_the_subscribers_of_existing_subscriptions():
+    from django.apps import apps
+
+    migration = importlib.import_module("manifests.migrations.0007_event_counter_subscribers")
+    on, _ = services.webhook_create(url="http://127.0.0.1:9/on", event_types=["asset.created"])
+    services.webhook_create(url="http://127.0.0.1:9/off", active=False)
+    EventCounter.objects.update(subscribers={})  # as it was before the migration
+
+    migration.fill_subscribers(apps, None)
+
+    assert subscribers() == {str(on.pk): ["asset.created"]}
+
+
+def test_an_asset_creation_costs_one_insert_more_with_a_subscription(api, make_manifest):
+    manifest = make_manifest()
+    url = f"/api/manifests/{manifest.pk}/assets"
+    number = iter(range(100))
+
+    def create():
+        response = api.post(url, {"name": f"a{next(number)}", "asset_type": "CHARACTER"})
+        assert response.status_code == 201
+
+    nobody = count_queries(create)
+    # The event: the ids taken (which also tell who subscribes and whether a run is queued)
+    # and the INSERT; no look-up of subscriptions.
+    assert [sql.split()[:2] for sql in nobody.sql if "manifests_event" in sql] == [
+        ["UPDATE", '"manifests_eventcounter"'],
+        ["INSERT", "INTO"],
+    ]
+    assert not any("webhooksubscription" in sql for sql in nobody.sql)
+
+    services.webhook_create(url="http://127.0.0.1:9/hook", event_types=["asset.created"])
+    # The first change queues the run: its delivery, the flag, the task.
+    with assert_num_queries(nobody.count + 3):
+        create()
+    # While that run waits, each change adds its delivery only.
+    with assert_num_queries(nobody.count + 1):
+        create()
+    with assert_num_queries(nobody.count + 1):
+        create()
+    assert WebhookDelivery.objects.count() == 3
+    assert DBTaskResult.objects.count() == 1

@@ -6,11 +6,20 @@ lock, so ids are consecutive and a reader sees them commit in id order (the feed
 never skips one that commits late). Webhooks: a `WebhookSubscription` names a target and the
 event types it wants; each event it wants gets one `WebhookDelivery` (written with the
 event), whose `DeliveryAttempt`s log every try.
+
+The counter row also keeps who wants events (`EventCounter.subscribers`): every write of
+subscriptions, whatever its path (services, admin, API, a queryset), rewrites it in its own
+transaction, having locked the counter row first (`subscriptions_changing`). An event write,
+which locks that row anyway, so learns who wants its events without looking.
 """
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from django.db import models
+from django.db import models, transaction
+
+COUNTER_ID = 1
 
 
 class EventType(models.TextChoices):
@@ -36,6 +45,13 @@ class EventCounter(models.Model):
     """The last event id handed out (one row): taking ids locks it until commit."""
 
     last_id = models.BigIntegerField(default=0)
+    # The active webhook subscriptions, {id: event types wanted ([]: every type)}, rewritten
+    # with every write of subscriptions, in its transaction (`subscriptions_changing`).
+    subscribers = models.JSONField(default=dict, blank=True)
+    # A run of the due deliveries (`manifests.tasks.deliver_due_webhooks`) is queued and has
+    # not started: a change that makes deliveries meanwhile queues no other. The run clears
+    # it, under this row's lock, before it looks for what is due.
+    delivery_run_queued = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"last event id {self.last_id}"
@@ -67,6 +83,55 @@ class Event(models.Model):
         return f"#{self.id} {self.type}"
 
 
+def active_subscribers() -> dict[str, list[str]]:
+    """What `EventCounter.subscribers` must say: each active subscription's wanted types."""
+    active = WebhookSubscription.objects.filter(active=True).order_by("created_at", "pk")
+    return {str(pk): types for pk, types in active.values_list("pk", "event_types")}
+
+
+def create_counter_row() -> None:
+    """The counter row where it is missing (a database flushed by tests): ids go on after the
+    last event kept. Concurrent creators wait for each other (a conflict, then nothing)."""
+    start = Event.objects.aggregate(last=models.Max("id"))["last"] or 0
+    row = EventCounter(pk=COUNTER_ID, last_id=start, subscribers=active_subscribers())
+    EventCounter.objects.bulk_create([row], ignore_conflicts=True)
+
+
+@contextmanager
+def subscriptions_changing() -> Iterator[None]:
+    """Around a write of subscriptions: one transaction that locks the counter row first
+    (before any subscription row: an event write holds the counter and, at commit, checks
+    its deliveries' subscriptions), then writes `subscribers` anew once the block is done.
+    Locked first, concurrent writers of subscriptions each read the others' commits."""
+    with transaction.atomic():
+        counter = EventCounter.objects.select_for_update().filter(pk=COUNTER_ID)
+        if not counter.exists():
+            create_counter_row()
+            counter.exists()
+        yield
+        counter.update(subscribers=active_subscribers())
+
+
+class WebhookSubscriptionQuerySet(models.QuerySet):
+    """Writes in bulk keep `EventCounter.subscribers` in step, as single saves do."""
+
+    def update(self, **kwargs) -> int:
+        with subscriptions_changing():
+            return super().update(**kwargs)
+
+    def delete(self):
+        with subscriptions_changing():
+            return super().delete()
+
+    def bulk_create(self, objs, *args, **kwargs):
+        with subscriptions_changing():
+            return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, *args, **kwargs):
+        with subscriptions_changing():
+            return super().bulk_update(objs, *args, **kwargs)
+
+
 class WebhookSubscription(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     url = models.URLField(max_length=2000)
@@ -82,14 +147,29 @@ class WebhookSubscription(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = WebhookSubscriptionQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at"]
 
     def __str__(self) -> str:
         return self.url
 
-    def wants(self, event_type: str) -> bool:
-        return not self.event_types or event_type in self.event_types
+    def save(self, *args, **kwargs) -> None:
+        with subscriptions_changing():
+            super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        with subscriptions_changing():
+            return super().delete(*args, **kwargs)
+
+
+class WebhookDeliveryQuerySet(models.QuerySet):
+    def due(self, now) -> "WebhookDeliveryQuerySet":
+        """Pending deliveries whose next attempt is due at `now` and that no live attempt
+        holds."""
+        pending = self.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        return pending.exclude(lease_until__gt=now)
 
 
 class WebhookDelivery(models.Model):
@@ -119,6 +199,8 @@ class WebhookDelivery(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

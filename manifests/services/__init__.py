@@ -71,6 +71,7 @@ from manifests.services.webhooks import (
     webhook_rotate_secret,
     webhook_send_test,
     webhook_update,
+    webhooks_deliver_due,
     webhooks_redeliver,
     webhooks_resume,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "webhook_rotate_secret",
     "webhook_send_test",
     "webhook_update",
+    "webhooks_deliver_due",
     "webhooks_redeliver",
     "webhooks_resume",
 ]

@@ -13,8 +13,11 @@ committed are consecutive. The cost: writers of events on different manifests wa
 each other for the tail of their transactions (the event write is the last statement of
 `manifest_change`); on SQLite every writer is serialised already.
 
-After the events are written, `AFTER_EVENTS` hooks run in the same transaction (webhooks
-make their deliveries there).
+The statement that takes the ids also reads the rest of the counter row, which it holds
+locked: who wants events (`EventCounter.subscribers`) and whether a delivery run is queued.
+After the events are written, `AFTER_EVENTS` hooks run in the same transaction with the
+events and that row (webhooks make their deliveries there, without another look-up: a change
+no subscription wants costs two statements, take the ids and insert the events).
 """
 
 from collections.abc import Callable, Iterator
@@ -23,11 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from manifests.actors import current_actor
 from manifests.models import Event, EventCounter, EventType
+from manifests.models.events import COUNTER_ID, create_counter_row
 from manifests.services.common import keyset_chunks
 
 FEED_TYPES = frozenset(t.value for t in EventType if t != EventType.WEBHOOK_TEST)
@@ -47,24 +50,33 @@ class EventDraft:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-# Run inside the writing transaction with the events just written (webhooks register here).
-AFTER_EVENTS: list[Callable[[list[Event]], None]] = []
+# Run inside the writing transaction with the events just written and the counter row as it
+# stands under the lock (webhooks register here).
+AFTER_EVENTS: list[Callable[[list[Event], EventCounter], None]] = []
 
 
-def _allocate_ids(count: int) -> int:
-    """Take `count` ids under the counter's row lock (held to commit); the last one."""
+def _take_ids(count: int) -> EventCounter:
+    """Take `count` ids under the counter's row lock (held to commit): the row after it,
+    whose `last_id` is the last id taken."""
     table = connection.ops.quote_name(EventCounter._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_id = last_id + %s WHERE id = 1 RETURNING last_id", [count]
+            f"UPDATE {table} SET last_id = last_id + %s WHERE id = %s "
+            "RETURNING last_id, subscribers, delivery_run_queued",
+            [count, COUNTER_ID],
         )
         row = cursor.fetchone()
     if row is not None:
-        return row[0]
-    # No counter row (a database flushed by tests, say): start after the last event kept.
-    start = Event.objects.aggregate(last=Max("id"))["last"] or 0
-    EventCounter.objects.bulk_create([EventCounter(pk=1, last_id=start)], ignore_conflicts=True)
-    return _allocate_ids(count)
+        last_id, subscribers, queued = row
+        json_field = EventCounter._meta.get_field("subscribers")
+        return EventCounter(
+            pk=COUNTER_ID,
+            last_id=last_id,
+            subscribers=json_field.from_db_value(subscribers, None, connection) or {},
+            delivery_run_queued=bool(queued),
+        )
+    create_counter_row()
+    return _take_ids(count)
 
 
 def events_record(drafts: list[EventDraft]) -> list[Event]:
@@ -73,12 +85,13 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
         return []
     if not connection.in_atomic_block:
         raise RuntimeError("Events are written in the transaction of their change: open one.")
-    last = _allocate_ids(len(drafts))
+    counter = _take_ids(len(drafts))
     now = timezone.now()
     actor = current_actor()
+    first = counter.last_id - len(drafts) + 1
     events = [
         Event(
-            id=last - len(drafts) + position + 1,
+            id=first + position,
             type=draft.type,
             occurred_at=now,
             manifest_id=draft.manifest_id,
@@ -90,7 +103,7 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
     ]
     Event.objects.bulk_create(events)
     for hook in AFTER_EVENTS:
-        hook(events)
+        hook(events, counter)
     return events
 
 

@@ -1,19 +1,26 @@
 """Webhooks: subscriptions, and the delivery of events to them, signed (Standard Webhooks).
 
 The outbox: each event a subscription wants gets a `WebhookDelivery`, written with the event
-in the change's transaction (an `AFTER_EVENTS` hook), and one task attempts the deliveries
-that write made (`manifests.tasks.deliver_webhooks`). With the database backend the task row
-is written in that transaction too, so a committed change always has its deliveries queued
-and a rolled-back one never has; with a broker (RQ) it is sent once the transaction commits, and
-`webhooks_resume` (run by the worker command, at start and then every minute) queues again
-whatever is due and has no live attempt.
+in the change's transaction (an `AFTER_EVENTS` hook, which learns who wants what from the
+event counter's row: `EventCounter.subscribers`), and a run of the due deliveries is queued
+(`manifests.tasks.deliver_due_webhooks`) unless one is queued already and has not started
+(`EventCounter.delivery_run_queued`, set under the counter's lock; the run clears it under
+that lock before it looks for what is due, so a change either committed before the run
+looked, or saw the flag cleared and queued another run). At most one run per transaction,
+and none while one waits: a busy API does not pay for queuing a task per change. With the
+database backend the run's task row is written in the change's transaction, so a committed
+change always has a run queued and a rolled-back one never has; with a broker (RQ) it is
+sent once the transaction commits, and `webhooks_resume` (run by the worker command, at start
+and then every minute) clears the flag and queues again whatever is due and has no live
+attempt.
 
 An attempt takes a lease on its delivery (so a worker killed mid-attempt lets it go),
 POSTs the body fixed at creation with the same `webhook-id` every time, and logs itself
 (`DeliveryAttempt`). A 2xx is success; 410 switches the subscription off; anything else
-is tried again after an exponential, jittered wait, up to VIDPIPE_WEBHOOK_MAX_ATTEMPTS
-attempts, after which the subscription is switched off, the reason shown in the admin.
-Tasks are idempotent: one that finds its delivery done, leased or not yet due does nothing.
+is tried again after an exponential, jittered wait (a task of its own, `deliver_webhooks`,
+queued to run then), up to VIDPIPE_WEBHOOK_MAX_ATTEMPTS attempts, after which the
+subscription is switched off, the reason shown in the admin. Tasks are idempotent: one that
+finds its delivery done, leased or not yet due does nothing.
 """
 
 import base64
@@ -31,16 +38,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from manifests import outbound
 from manifests.models import (
     DeliveryAttempt,
     Event,
+    EventCounter,
     EventType,
     WebhookDelivery,
     WebhookSubscription,
 )
+from manifests.models.events import COUNTER_ID, create_counter_row, subscriptions_changing
 from manifests.services.common import keyset_chunks
 from manifests.services.events import AFTER_EVENTS, FEED_TYPES
 
@@ -53,6 +63,8 @@ MAX_DESCRIPTION = WebhookSubscription._meta.get_field("description").max_length
 RETRY_FACTOR = 3
 # Deliveries per task when the left-behind ones are queued again.
 RESUME_CHUNK = 50
+# Due deliveries a run reads at a time.
+DUE_BATCH = 100
 JITTER = 0.2
 Status = WebhookDelivery.Status
 
@@ -159,7 +171,8 @@ def webhook_update(*, subscription: WebhookSubscription, **changes: Any) -> Webh
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in unknown})
-    with transaction.atomic():
+    # The counter row before the subscription's (see `subscriptions_changing`).
+    with subscriptions_changing():
         current = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
         if "url" in changes:
             current.url = clean_url(changes["url"])
@@ -215,43 +228,60 @@ def event_body(event: Event) -> str:
     )
 
 
-def _enqueue(deliveries: list[WebhookDelivery], run_after: datetime | None = None) -> None:
-    """Queue one task that attempts these deliveries: in the caller's transaction where tasks
-    live in this database, else once it commits (a broker must not see a task before its
-    delivery rows)."""
+def _send(task, *args: Any) -> None:
+    """Queue `task`: in the caller's transaction where tasks live in this database, else once
+    it commits (a broker must not see a task before the rows it reads)."""
     from django_tasks_db import DatabaseBackend
 
+    if isinstance(task.get_backend(), DatabaseBackend):
+        task.enqueue(*args)
+    else:
+        transaction.on_commit(lambda: task.enqueue(*args))
+
+
+def _enqueue(deliveries: list[WebhookDelivery], run_after: datetime | None = None) -> None:
+    """Queue one task that attempts these deliveries (at `run_after`, else now)."""
     from manifests.tasks import deliver_webhooks
 
     if not deliveries:
         return
     task = deliver_webhooks.using(run_after=run_after) if run_after else deliver_webhooks
-    delivery_ids = [str(delivery.pk) for delivery in deliveries]
-    if isinstance(task.get_backend(), DatabaseBackend):
-        task.enqueue(delivery_ids)
-    else:
-        transaction.on_commit(lambda: task.enqueue(delivery_ids))
+    _send(task, [str(delivery.pk) for delivery in deliveries])
 
 
-def deliveries_for_events(events: list[Event]) -> list[WebhookDelivery]:
-    """Make (in the events' transaction) a delivery of each event to each active
-    subscription that wants it, and queue them. One query when none does."""
-    subscriptions = list(WebhookSubscription.objects.filter(active=True).order_by())
-    if not subscriptions:
+def _queue_delivery_run(counter: EventCounter) -> None:
+    """Queue a run of the due deliveries, unless one is queued and not started: the caller
+    holds the counter row (`counter`, as it stands) locked in its transaction."""
+    from manifests.tasks import deliver_due_webhooks
+
+    if counter.delivery_run_queued:
+        return
+    EventCounter.objects.filter(pk=counter.pk).update(delivery_run_queued=True)
+    counter.delivery_run_queued = True
+    _send(deliver_due_webhooks)
+
+
+def deliveries_for_events(events: list[Event], counter: EventCounter) -> list[WebhookDelivery]:
+    """Make (in the events' transaction, which holds `counter` locked) a delivery of each
+    event to each active subscription that wants it, and see that a run will attempt them.
+    No query when none does."""
+    if not counter.subscribers:
         return []
     now = timezone.now()
     deliveries = []
     for event in events:
-        body = event_body(event)
-        for subscription in subscriptions:
-            if subscription.wants(event.type):
+        body = None
+        for subscription_id, types in counter.subscribers.items():
+            if not types or event.type in types:
+                body = body or event_body(event)
                 delivery = WebhookDelivery(
-                    subscription=subscription, event=event, body=body, next_attempt_at=now
+                    subscription_id=subscription_id, event=event, body=body, next_attempt_at=now
                 )
                 delivery.webhook_id = f"msg_{delivery.id.hex}"
                 deliveries.append(delivery)
-    WebhookDelivery.objects.bulk_create(deliveries)
-    _enqueue(deliveries)
+    if deliveries:
+        WebhookDelivery.objects.bulk_create(deliveries)
+        _queue_delivery_run(counter)
     return deliveries
 
 
@@ -299,18 +329,45 @@ def webhooks_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
 
 def webhooks_resume(*, now: datetime | None = None) -> int:
     """Queue again every pending delivery that is due and has no live attempt (its task was
-    lost with a broker, or its worker died mid-attempt). Harmless to repeat: an attempt
+    lost with a broker, or its worker died mid-attempt), and forget that a run is queued (a
+    broker may have lost it: the next change queues another). Harmless to repeat: an attempt
     takes the delivery's lease first. How many were queued."""
     now = now or timezone.now()
-    due = WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).exclude(
-        lease_until__gt=now
-    )
+    due = WebhookDelivery.objects.due(now)
     count = 0
     with transaction.atomic():
+        EventCounter.objects.filter(pk=COUNTER_ID).update(delivery_run_queued=False)
         for chunk in keyset_chunks(due.only("pk"), RESUME_CHUNK):
             _enqueue(chunk)
             count += len(chunk)
     return count
+
+
+def webhooks_deliver_due(*, batch_size: int = DUE_BATCH) -> int:
+    """One attempt at each delivery due now, oldest first, `batch_size` read at a time: a
+    queued run. How many were attempted (or found taken, done or cancelled).
+
+    It first clears `delivery_run_queued`, a statement of its own (committed before the
+    search: run it outside a transaction), which waits for the counter row's lock: a change
+    holding it commits first, and its deliveries are found; one that takes it later sees no
+    run queued and queues another."""
+    counter = EventCounter.objects.filter(pk=COUNTER_ID)
+    if not counter.update(delivery_run_queued=False):
+        create_counter_row()
+        counter.update(delivery_run_queued=False)
+    seen = 0
+    after: tuple[datetime, Any] | None = None
+    while True:
+        due = WebhookDelivery.objects.due(timezone.now()).order_by("created_at", "pk")
+        if after is not None:
+            due = due.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
+        batch = list(due.values_list("created_at", "pk")[:batch_size])
+        for _, delivery_id in batch:
+            webhook_attempt(delivery_id=str(delivery_id))
+        seen += len(batch)
+        if len(batch) < batch_size:
+            return seen
+        after = batch[-1]
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -324,14 +381,16 @@ def _claim(delivery_id: str) -> tuple[WebhookDelivery | None, str]:
     attempted now."""
     now = timezone.now()
     with transaction.atomic():
+        # Another worker claiming it: skip it (PostgreSQL); the delivery row alone is locked,
+        # not its subscription's, which a change making deliveries reads at commit.
         delivery = (
-            WebhookDelivery.objects.select_for_update()
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("subscription")
             .filter(pk=delivery_id)
             .first()
         )
         if delivery is None:
-            return None, "gone"
+            return None, "gone, or another attempt is being claimed"
         if delivery.status != Status.PENDING:
             return None, f"already {delivery.status.lower()}"
         if not delivery.subscription.active:
