@@ -245,3 +245,38 @@ def test_media_signature_is_djangos_and_follows_the_secret_key(settings):
     settings.SECRET_KEY = "another-" + "k" * 50
     assert media_signature("a/b.png", 1234) != made
     assert media_signature("a/b.png", 1234) == signing.Signer(salt=SALT).signature("1234/a/b.png")
+
+
+def test_filter_backend_skips_django_filter_only_when_no_parameter_is_named(api, make_manifest):
+    from django_filters import CharFilter, FilterSet
+
+    from manifests.filters import AssetFilter, ManifestFilter, nothing_to_filter
+
+    def request(query: str):
+        from rest_framework.request import Request
+
+        return Request(RequestFactory().get(f"/api/manifests{query}"))
+
+    assert nothing_to_filter(ManifestFilter, request("?ordering=name&page=2"))
+    assert not nothing_to_filter(ManifestFilter, request("?category="))  # named, even empty
+    assert not nothing_to_filter(AssetFilter, request("?manifest_tag=CHAR_01"))
+
+    class Custom(FilterSet):
+        name = CharFilter()
+
+        def filter_queryset(self, queryset):  # filters without a parameter
+            return queryset.none()
+
+        class Meta:
+            model = Manifest
+            fields = ["name"]
+
+    assert not nothing_to_filter(Custom, request(""))
+    make_manifest("Kept", category="OBJECTS")
+    make_manifest("Other")
+    assert api.get("/api/manifests").json()["count"] == 2
+    assert [m["name"] for m in api.get("/api/manifests?category=OBJECTS").json()["results"]] == [
+        "Kept"
+    ]
+    refused = api.get("/api/manifests?category=NOPE")
+    assert refused.status_code == 400 and "category" in refused.json()
