@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -81,6 +82,19 @@ def floor_urlpatterns():
     from django.urls import include, path
 
     return [path("floor", floor_view), path("", include("vidpipe.urls"))]
+
+
+@contextmanager
+def instance_reads():
+    """The list page read as model instances, as before rows (FastReads.read_rows off)."""
+    from manifests.fast_reads import FastReads
+
+    saved = FastReads.__dict__["read_rows"]
+    FastReads.read_rows = classmethod(lambda cls, queryset, also=(): queryset)
+    try:
+        yield
+    finally:
+        FastReads.read_rows = saved
 
 
 def build_library(asset_count: int):
@@ -182,10 +196,12 @@ def main() -> None:
             for _ in range(20):  # warm-up: imports, connection, caches
                 client.get(listing, **auth)
                 client.get("/floor")
-            api, floor = [], []
-            for _ in range(args.requests):  # interleaved: both see the same machine
+            api, floor, instances = [], [], []
+            for _ in range(args.requests):  # interleaved: all see the same machine
                 api += timed(client, listing, 1, **auth)
                 floor += timed(client, "/floor", 1)
+                with instance_reads():
+                    instances += timed(client, listing, 1, **auth)
             details = timed(client, detail, max(10, args.requests // 10), **auth)
             list_queries = queries(client, listing, **auth)
             detail_queries = queries(client, detail, **auth)
@@ -201,6 +217,11 @@ def main() -> None:
         ratio = floor_p50 / api_p50
         print(f"{'list (API)':<22}{api_p50:7.2f} ms p50  {list_queries} queries")
         print(f"{'list (bare floor)':<22}{floor_p50:7.2f} ms p50  1 query")
+        instances_p50 = statistics.median(instances)
+        print(
+            f"{'list, instances':<22}{instances_p50:7.2f} ms p50  "
+            f"(rows off; floor/API {floor_p50 / instances_p50:.2f})"
+        )
         print(f"{'floor/API':<22}{ratio:7.2f}    (target >= {TARGET_RATIO})")
         print(
             f"{f'detail ({args.assets} assets)':<22}{statistics.median(details):7.2f} ms p50  "

@@ -16,11 +16,12 @@ here: validation is DRF's, unchanged.
 
 import datetime
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import Any
 
 from django.core.signals import setting_changed
+from django.db import models
 from django.db.models.manager import BaseManager
 from django.dispatch import receiver
 from rest_framework import ISO_8601, serializers
@@ -194,6 +195,39 @@ def _forget_plans(*, setting, **kwargs):
         _shared_templates.clear()
 
 
+def row_columns(serializer: serializers.Serializer) -> list[str] | None:
+    """The columns from which `serializer` shows a row exactly as from a model instance, in
+    its fields' order; None when a field needs the instance. Each readable field's source
+    must be a column, by its name (not a relation's: the instance gives the related object,
+    a row its key) or by its attname (`parent_manifest_id`); a file column only for a field
+    that says it shows a stored name as it shows the file (`reads_stored_names`), since the
+    instance gives a FieldFile and a row the name."""
+    meta = getattr(serializer, "Meta", None)
+    model = getattr(meta, "model", None)
+    if model is None:
+        return None
+    columns = {}
+    for model_field in model._meta.concrete_fields:
+        if not model_field.is_relation:
+            columns[model_field.name] = model_field
+        columns[model_field.attname] = model_field
+    shown = []
+    for field in serializer._readable_fields:
+        model_field = columns.get(field.source)
+        if model_field is None or len(field.source_attrs) != 1 or isinstance(field, CONTEXT_BOUND):
+            return None
+        if isinstance(model_field, models.FileField) and not getattr(
+            field, "reads_stored_names", False
+        ):
+            return None
+        shown.append(field.source)
+    return shown
+
+
+# Columns of a serializer class's rows (None: it reads instances), made once per class.
+_row_columns: dict[type, list[str] | None] = {}
+
+
 class FastReads:
     """Serializer mixin: the representation DRF's `Serializer.to_representation` gives,
     computed from a plan of the serializer's own fields (`templates_of`). Made once per
@@ -212,6 +246,23 @@ class FastReads:
             templates, shared = templates_of(cls())
             _shared_templates[cls] = templates if shared else None
             return _shared_templates[cls]
+
+    @classmethod
+    def read_rows(cls, queryset: models.QuerySet, also: Iterable[str] = ()) -> models.QuerySet:
+        """`queryset` answering rows for reads: named tuples of the columns this serializer
+        shows (and `also`: those a paginator or an ordering reads, such as `created_at`),
+        with no model instance built; the same values and the same query otherwise (the
+        database converts them as for an instance). Filters, ordering, counting and slicing
+        work on it as on `queryset`. Unchanged when a field needs the instance
+        (`row_columns`)."""
+        try:
+            columns = _row_columns[cls]
+        except KeyError:
+            columns = _row_columns[cls] = row_columns(cls())
+        if columns is None or cls.read_templates() is None:  # no plan: DRF's fields read it
+            return queryset
+        extra = [name for name in dict.fromkeys(also) if name not in columns]
+        return queryset.values_list(*columns, *extra, named=True)
 
     def to_representation(self, instance):
         steps = self._read_steps

@@ -26,12 +26,14 @@ FAST_SERIALIZERS = [AssetSerializer, ManifestSerializer, ManifestDetailSerialize
 
 @pytest.fixture
 def drf_reads(monkeypatch):
-    """Switch the fast path off: every read goes through DRF's `Serializer.to_representation`."""
+    """Switch the fast path off: every read goes through DRF's `Serializer.to_representation`,
+    of model instances (list pages too)."""
 
     def switch():
         monkeypatch.setattr(
             FastReads, "to_representation", serializers.Serializer.to_representation
         )
+        monkeypatch.setattr(FastReads, "read_rows", classmethod(lambda cls, qs, also=(): qs))
 
     return switch
 
@@ -74,6 +76,9 @@ def test_api_answers_are_the_same_bytes_as_drf_serializers_give(api, library, dr
     addresses = [
         "/api/manifests",
         "/api/manifests?ordering=name&page_size=2&page=2",
+        "/api/manifests?ordering=-times_used&category=OBJECTS&status=PROCESSING",
+        "/api/manifests?search=H%C3%A9ros&tag=%C3%9F",
+        "/api/manifests?ordering=created_at&page_size=1",
         f"/api/manifests/{pictured.pk}",
         f"/api/manifests/{plain.pk}",
         f"/api/manifests/{child.pk}",
@@ -87,7 +92,9 @@ def test_api_answers_are_the_same_bytes_as_drf_serializers_give(api, library, dr
     shown = json.loads(fast[0])["results"]
     assert {m["thumbnail_url"] is None for m in shown} == {True, False}
     assert any(m["parent_manifest_id"] for m in shown)
-    assert "\\u2028" in fast[2].decode() and "東京" in fast[2].decode()
+    detail = fast[addresses.index(f"/api/manifests/{pictured.pk}")].decode()
+    assert "\\u2028" in detail and "東京" in detail
+    assert json.loads(fast[3])["count"] == 1  # search and tag found the pictured one
 
 
 @pytest.mark.parametrize("serializer_class", FAST_SERIALIZERS, ids=lambda c: c.__name__)
@@ -107,6 +114,68 @@ def test_fast_representation_equals_drf_for_every_row(
     assert fast == slow
     assert [list(row) for row in fast] == [list(row) for row in slow]  # key order too
     assert JSONRenderer().render(fast) == JSONRenderer().render(slow)
+
+
+def test_list_rows_show_what_instances_show(library, drf_reads, settings):
+    """A list page's rows (named tuples of columns, no model instance) give the same
+    representation as the instances, DRF's own, for every kind of row."""
+    settings.ALLOWED_HOSTS = ["cdn.example"]
+    request = RequestFactory().get("/api/manifests", secure=True, HTTP_HOST="cdn.example:8443")
+    context = {"request": request}
+    queryset = Manifest.all_objects.order_by("created_at")
+    rows = list(ManifestSerializer.read_rows(queryset, also=["updated_at", "created_at"]))
+    assert rows and all(not isinstance(row, Manifest) for row in rows)
+    assert all(row.created_at and row.updated_at for row in rows)  # a paginator may read them
+    fast = ManifestSerializer(rows, many=True, context=context).data
+    drf_reads()
+    slow = ManifestSerializer(list(queryset), many=True, context=context).data
+    assert JSONRenderer().render(fast) == JSONRenderer().render(slow)
+    assert {m["thumbnail_url"] is None for m in fast} == {True, False}
+
+
+def test_api_list_reads_rows(api, library, django_assert_num_queries):
+    """The list action reads rows (the same queries); other reads keep instances."""
+    from manifests.views.manifests import ManifestViewSet
+
+    view = ManifestViewSet(action="list", request=None, kwargs={})
+    assert not isinstance(view.get_queryset()[0], Manifest)
+    with django_assert_num_queries(3):  # the token, the count, the page
+        assert api.get("/api/manifests?page_size=2").status_code == 200
+
+
+class PictureField(serializers.Field):
+    def to_representation(self, value):
+        return value.url if value else None
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"shown": serializers.SerializerMethodField()},  # asks the serializer
+        {"parent": serializers.PrimaryKeyRelatedField(source="parent_manifest", read_only=True)},
+        {"picture": PictureField(source="thumbnail")},  # reads a FieldFile, not a name
+        {"count_of_copies": serializers.IntegerField(source="copies.count", read_only=True)},
+    ],
+    ids=["method", "relation", "file", "dotted"],
+)
+def test_rows_only_when_every_field_reads_a_column(extra, make_manifest):
+    """A field that needs the instance keeps the list on instances, shown by DRF."""
+
+    class Shown(FastReads, serializers.ModelSerializer):
+        locals().update(extra)
+
+        class Meta:
+            model = Manifest
+            fields = ["id", "name", *extra]
+
+        def get_shown(self, manifest):
+            return manifest.name
+
+    make_manifest()
+    queryset = Manifest.objects.all()
+    assert Shown.read_rows(queryset) is queryset
+    data = Shown(queryset, many=True).data
+    assert [list(row) for row in data] == [["id", "name", *extra]]
 
 
 @pytest.mark.parametrize("serializer_class", FAST_SERIALIZERS, ids=lambda c: c.__name__)
@@ -176,3 +245,38 @@ def test_media_signature_is_djangos_and_follows_the_secret_key(settings):
     settings.SECRET_KEY = "another-" + "k" * 50
     assert media_signature("a/b.png", 1234) != made
     assert media_signature("a/b.png", 1234) == signing.Signer(salt=SALT).signature("1234/a/b.png")
+
+
+def test_filter_backend_skips_django_filter_only_when_no_parameter_is_named(api, make_manifest):
+    from django_filters import CharFilter, FilterSet
+
+    from manifests.filters import AssetFilter, ManifestFilter, nothing_to_filter
+
+    def request(query: str):
+        from rest_framework.request import Request
+
+        return Request(RequestFactory().get(f"/api/manifests{query}"))
+
+    assert nothing_to_filter(ManifestFilter, request("?ordering=name&page=2"))
+    assert not nothing_to_filter(ManifestFilter, request("?category="))  # named, even empty
+    assert not nothing_to_filter(AssetFilter, request("?manifest_tag=CHAR_01"))
+
+    class Custom(FilterSet):
+        name = CharFilter()
+
+        def filter_queryset(self, queryset):  # filters without a parameter
+            return queryset.none()
+
+        class Meta:
+            model = Manifest
+            fields = ["name"]
+
+    assert not nothing_to_filter(Custom, request(""))
+    make_manifest("Kept", category="OBJECTS")
+    make_manifest("Other")
+    assert api.get("/api/manifests").json()["count"] == 2
+    assert [m["name"] for m in api.get("/api/manifests?category=OBJECTS").json()["results"]] == [
+        "Kept"
+    ]
+    refused = api.get("/api/manifests?category=NOPE")
+    assert refused.status_code == 400 and "category" in refused.json()

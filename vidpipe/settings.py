@@ -415,7 +415,7 @@ REST_FRAMEWORK = {
     # JSON bodies only; the upload action alone takes multipart (see manifests.views).
     "DEFAULT_PARSER_CLASSES": ["manifests.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "manifests.filters.FilterBackend",
         "manifests.filters.SearchFilter",
         "manifests.filters.OrderingFilter",
     ],

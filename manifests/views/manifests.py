@@ -151,6 +151,8 @@ class ManifestViewSet(ConditionalRequests, viewsets.ModelViewSet):
             return Manifest.all_objects.all()
         if self.action == "retrieve":
             return Manifest.objects.with_assets()
+        if self.action == "list":  # rows, not instances (manifests.fast_reads)
+            return ManifestSerializer.read_rows(Manifest.objects.all(), also=self.ordering_fields)
         return Manifest.objects.all()
 
     def get_serializer_class(self):
