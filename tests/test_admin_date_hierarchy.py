@@ -2,7 +2,7 @@
 last `updated_at` shown (two index lookups), not Django's `SELECT DISTINCT date_trunc(...)`
 over every manifest (manifests.templatetags.vidpipe_admin)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -24,9 +24,9 @@ def dated(make_manifest, name: str, when: datetime) -> Manifest:
 @pytest.fixture
 def spread(make_manifest):
     """Manifests updated in 2023 and 2025 (none in 2024); in 2025, in March and May."""
-    dated(make_manifest, "Old", datetime(2023, 6, 1, 12, tzinfo=timezone.utc))
-    dated(make_manifest, "March", datetime(2025, 3, 2, 12, tzinfo=timezone.utc))
-    dated(make_manifest, "May", datetime(2025, 5, 20, 12, tzinfo=timezone.utc))
+    dated(make_manifest, "Old", datetime(2023, 6, 1, 12, tzinfo=UTC))
+    dated(make_manifest, "March", datetime(2025, 3, 2, 12, tzinfo=UTC))
+    dated(make_manifest, "May", datetime(2025, 5, 20, 12, tzinfo=UTC))
 
 
 def choices(response) -> list[str]:
@@ -70,7 +70,5 @@ def test_the_drill_down_never_scans_for_distinct_dates(admin_client, spread, mak
     bounds = [sql for sql in queries if "MIN(" in sql.upper() and "updated_at" in sql]
     assert len(bounds) == 1  # Django's start-level bounds, reused for the years
     for number in range(20):
-        dated(
-            make_manifest, f"More {number}", datetime(2024, 1 + number % 12, 1, tzinfo=timezone.utc)
-        )
+        dated(make_manifest, f"More {number}", datetime(2024, 1 + number % 12, 1, tzinfo=UTC))
     assert count_queries(page).count == len(queries)
