@@ -305,7 +305,9 @@ def test_a_run_that_starts_while_a_change_commits_waits_for_it_and_delivers_it(m
         (received,) = target.wait_for(1)
 
     assert outcome == [1]
-    assert queued_runs() == 0  # the change queued none: the run it found did the work
+    # The change queued none (the run it found did the work); the run, having found one,
+    # queued its successor.
+    assert queued_runs() == 1
     assert received.json["type"] == "manifest.created"
     assert WebhookDelivery.objects.get().status == Status.SUCCEEDED
 
