@@ -5,10 +5,12 @@ The worker runs in this process and closes its database connection between tasks
 production: the tests commit (`transaction=True`) so that it finds their rows again."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from manifests import services
@@ -32,6 +34,9 @@ def _webhook_settings(settings):
     settings.VIDPIPE_WEBHOOK_RETRY_BASE_SECONDS = 0
     settings.VIDPIPE_WEBHOOK_READ_TIMEOUT = 5
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    # A run's successor is ready at once, so that `run_worker` goes on until a run finds
+    # nothing (tests of the linger set their own).
+    settings.VIDPIPE_WEBHOOK_RUN_LINGER = 0
 
 
 def run_worker() -> None:
@@ -258,7 +263,9 @@ def test_changes_made_while_a_run_waits_queue_no_other_and_are_all_delivered(mak
 
     names = [Event.objects.get(pk=r.json["data"]["id"]).payload["name"] for r in received]
     assert sorted(names) == ["One", "Three", "Two"]
-    assert queued_runs() == 2
+    # The first run, then Three's, then the successor of Three's run (it found a delivery),
+    # which found nothing and stopped; the first run's successor was Three's.
+    assert queued_runs() == 3
     assert {d.status for d in WebhookDelivery.objects.all()} == {Status.SUCCEEDED}
     assert not EventCounter.objects.get().delivery_run_queued
 
@@ -298,7 +305,9 @@ def test_a_run_that_starts_while_a_change_commits_waits_for_it_and_delivers_it(m
         (received,) = target.wait_for(1)
 
     assert outcome == [1]
-    assert queued_runs() == 0  # the change queued none: the run it found did the work
+    # The change queued none (the run it found did the work); the run, having found one,
+    # queued its successor.
+    assert queued_runs() == 1
     assert received.json["type"] == "manifest.created"
     assert WebhookDelivery.objects.get().status == Status.SUCCEEDED
 
@@ -320,3 +329,81 @@ def test_the_sweep_forgets_a_queued_run_that_a_broker_may_have_lost(make_manifes
 
         run_worker()
         assert len(target.wait_for(3)) == 3
+
+
+# --- A run that found deliveries stays queued a while (VIDPIPE_WEBHOOK_RUN_LINGER) ----------
+
+
+def waiting_runs() -> list[DBTaskResult]:
+    """Runs queued and not started (ready now or later)."""
+    runs = DBTaskResult.objects.filter(task_path="manifests.tasks.deliver_due_webhooks")
+    return list(runs.filter(status="READY"))
+
+
+def test_a_burst_of_changes_while_a_run_lingers_queues_no_task_and_the_successor_delivers_it(
+    settings, make_manifest
+):
+    settings.VIDPIPE_WEBHOOK_RUN_LINGER = 60
+    with receiver() as target:
+        subscribe(target.url, "manifest.created")
+        make_manifest("First")
+        run_worker()  # delivers it, and queues its successor a minute later
+        assert len(target.wait_for(1)) == 1
+        assert EventCounter.objects.get().delivery_run_queued
+        (successor,) = waiting_runs()
+        assert successor.run_after > successor.enqueued_at + timedelta(seconds=55)
+
+        tasks = DBTaskResult.objects.count()
+        for number in range(10):
+            make_manifest(f"Burst {number}")
+        assert DBTaskResult.objects.count() == tasks  # not a task more: the run lingers
+
+        DBTaskResult.objects.filter(pk=successor.pk).update(run_after=timezone.now())
+        run_worker()  # the successor delivers the burst, and lingers in turn
+        assert len(target.wait_for(11)) == 11
+    assert {d.status for d in WebhookDelivery.objects.all()} == {Status.SUCCEEDED}
+    assert len(waiting_runs()) == 1
+    assert EventCounter.objects.get().delivery_run_queued
+
+
+def test_a_run_that_finds_nothing_due_clears_the_flag_and_the_next_change_queues_again(
+    settings, make_manifest
+):
+    settings.VIDPIPE_WEBHOOK_RUN_LINGER = 60
+    with receiver() as target:
+        subscribe(target.url, "manifest.created")
+        make_manifest("Delivered")
+        run_worker()
+        target.wait_for(1)
+        (successor,) = waiting_runs()
+
+        DBTaskResult.objects.filter(pk=successor.pk).update(run_after=timezone.now())
+        run_worker()  # the successor finds nothing: it stops, the flag cleared
+        assert not waiting_runs()
+        assert not EventCounter.objects.get().delivery_run_queued
+
+        make_manifest("Later")
+        assert len(waiting_runs()) == 1  # a run queued again, ready at once
+        run_worker()
+        assert len(target.wait_for(2)) == 2
+
+
+def test_a_run_that_finds_only_deliveries_waiting_for_a_retry_does_not_spin(
+    settings, make_manifest
+):
+    settings.VIDPIPE_WEBHOOK_RETRY_BASE_SECONDS = 3600
+    with receiver(lambda number, received: 500) as target:
+        subscribe(target.url, "manifest.created")
+        make_manifest("Failing")
+        # The run attempts it (500); its successor, ready at once (linger 0 here), finds it
+        # not due (its retry is an hour away, a task of its own) and stops.
+        run_worker()
+        target.wait_for(1)
+
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (Status.PENDING, 1)
+    assert queued_runs() == 2
+    assert not waiting_runs()
+    assert not EventCounter.objects.get().delivery_run_queued
+    retry = DBTaskResult.objects.get(task_path="manifests.tasks.deliver_webhooks")
+    assert retry.run_after > timezone.now() + timedelta(minutes=30)

@@ -137,3 +137,12 @@ def test_make_run_starts_the_worker_beside_the_server_and_stops_both(tmp_path):
     else:
         os.killpg(make.pid, signal.SIGKILL)
         pytest.fail("a process of make run outlived it")
+
+
+def test_the_runs_linger_is_checked_at_start(worker_env):
+    for value, said in [
+        ("-1", "VIDPIPE_WEBHOOK_RUN_LINGER must not be negative (seconds)."),
+        ("soon", "VIDPIPE_WEBHOOK_RUN_LINGER='soon' is not a number."),
+    ]:
+        result = manage({**worker_env, "VIDPIPE_WEBHOOK_RUN_LINGER": value}, "check", check=False)
+        assert result.returncode != 0 and said in result.stderr, value

@@ -398,11 +398,17 @@ VIDPIPE_WEBHOOK_MAX_ATTEMPTS = env_int("VIDPIPE_WEBHOOK_MAX_ATTEMPTS", 8)
 VIDPIPE_WEBHOOK_RETRY_BASE_SECONDS = env_float("VIDPIPE_WEBHOOK_RETRY_BASE_SECONDS", 80)
 # An attempt whose worker died is taken up again this many seconds after it started.
 VIDPIPE_WEBHOOK_LEASE_SECONDS = env_float("VIDPIPE_WEBHOOK_LEASE_SECONDS", 60)
+# A run of the due deliveries that found some queues its successor this many seconds later
+# (and keeps the "run queued" flag set meanwhile): while deliveries keep coming, changes find
+# a run queued and queue none. A delivery waits at most this plus the worker's poll (0.2 s).
+VIDPIPE_WEBHOOK_RUN_LINGER = env_float("VIDPIPE_WEBHOOK_RUN_LINGER", 1)
 # Loopback targets (127.0.0.1, ::1): refused unless on (tests, a receiver on the same host).
 # Private, link-local and metadata addresses are refused whatever this says.
 VIDPIPE_WEBHOOK_ALLOW_LOOPBACK = env_bool("VIDPIPE_WEBHOOK_ALLOW_LOOPBACK", False)
 if VIDPIPE_WEBHOOK_MAX_ATTEMPTS < 1:
     raise ImproperlyConfigured("VIDPIPE_WEBHOOK_MAX_ATTEMPTS must be at least 1.")
+if VIDPIPE_WEBHOOK_RUN_LINGER < 0:
+    raise ImproperlyConfigured("VIDPIPE_WEBHOOK_RUN_LINGER must not be negative (seconds).")
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {

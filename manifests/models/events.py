@@ -50,7 +50,8 @@ class EventCounter(models.Model):
     subscribers = models.JSONField(default=dict, blank=True)
     # A run of the due deliveries (`manifests.tasks.deliver_due_webhooks`) is queued and has
     # not started: a change that makes deliveries meanwhile queues no other. The run clears
-    # it, under this row's lock, before it looks for what is due.
+    # it, under this row's lock, before it looks for what is due; a run that found some sets
+    # it again as it queues its successor (VIDPIPE_WEBHOOK_RUN_LINGER later).
     delivery_run_queued = models.BooleanField(default=False)
 
     def __str__(self) -> str:

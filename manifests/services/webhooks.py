@@ -7,7 +7,11 @@ event counter's row: `EventCounter.subscribers`), and a run of the due deliverie
 (`EventCounter.delivery_run_queued`, set under the counter's lock; the run clears it under
 that lock before it looks for what is due, so a change either committed before the run
 looked, or saw the flag cleared and queued another run). At most one run per transaction,
-and none while one waits: a busy API does not pay for queuing a task per change. With the
+and none while one waits: a busy API does not pay for queuing a task per change. A run that
+found deliveries due keeps itself queued: it sets the flag again and queues its successor
+VIDPIPE_WEBHOOK_RUN_LINGER seconds later, so that while deliveries keep coming (even to an
+idle worker) changes queue nothing; the first run that finds none due stops, the flag
+cleared. A delivery so waits at most the linger and the worker's poll interval. With the
 database backend the run's task row is written in the change's transaction, so a committed
 change always has a run queued and a rolled-back one never has; with a broker (RQ) it is
 sent once the transaction commits, and `webhooks_resume` (run by the worker command, at start
@@ -350,7 +354,8 @@ def webhooks_deliver_due(*, batch_size: int = DUE_BATCH) -> int:
     It first clears `delivery_run_queued`, a statement of its own (committed before the
     search: run it outside a transaction), which waits for the counter row's lock: a change
     holding it commits first, and its deliveries are found; one that takes it later sees no
-    run queued and queues another."""
+    run queued and queues another. A run that found any queues its successor (a linger,
+    `_queue_next_run`); one that found none leaves the flag cleared."""
     counter = EventCounter.objects.filter(pk=COUNTER_ID)
     if not counter.update(delivery_run_queued=False):
         create_counter_row()
@@ -366,8 +371,34 @@ def webhooks_deliver_due(*, batch_size: int = DUE_BATCH) -> int:
             webhook_attempt(delivery_id=str(delivery_id))
         seen += len(batch)
         if len(batch) < batch_size:
-            return seen
+            break
         after = batch[-1]
+    if seen:
+        _queue_next_run()
+    return seen
+
+
+def _queue_next_run() -> None:
+    """After a run that found deliveries due: queue its successor,
+    VIDPIPE_WEBHOOK_RUN_LINGER seconds later, and set the flag again, in one transaction
+    that holds the counter's lock (with the database backend the task row is written in
+    it; with a broker it is sent at commit). While deliveries keep coming the run stays
+    queued, so changes find the flag set and queue nothing; the first run that finds
+    nothing due leaves the flag cleared and stops (deliveries waiting for a retry have
+    their own tasks). When a change queued a run during this one (the flag is set again
+    already), that run is the successor."""
+    from manifests.tasks import deliver_due_webhooks
+
+    linger = settings.VIDPIPE_WEBHOOK_RUN_LINGER
+    with transaction.atomic():
+        unset = EventCounter.objects.filter(pk=COUNTER_ID, delivery_run_queued=False)
+        if not unset.update(delivery_run_queued=True):
+            return
+        if linger > 0:
+            later = timezone.now() + timedelta(seconds=linger)
+            _send(deliver_due_webhooks.using(run_after=later))
+        else:
+            _send(deliver_due_webhooks)
 
 
 def retry_delay(attempt: int) -> timedelta:
