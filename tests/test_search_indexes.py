@@ -221,3 +221,14 @@ def test_pg_trgm_is_created_where_the_role_may(database_without_trigram, django_
                 assert cursor.fetchall() == [("pg_trgm",)]
         finally:
             owner.close()
+
+
+def test_the_migrations_label_function_joins_with_the_search_modules_separator(db):
+    # manifests.search.LABEL_SEPARATOR and the SQL function of migration 0006 must agree:
+    # a word holding the separator is checked label by label only because of it.
+    from manifests.search import LABEL_SEPARATOR
+
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT vidpipe_label_text('["a", 1, "b", null, "c"]'::jsonb)""")
+        (joined,) = cursor.fetchone()
+    assert joined == LABEL_SEPARATOR.join(["a", "b", "c"])

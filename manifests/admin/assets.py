@@ -63,10 +63,6 @@ class AssetPageRefused(BadRequest):
     """`?assets_page=` is not a page number: the manifest page answers a 400 saying so."""
 
 
-# A total order for pages: assets sharing a sort order and a creation time stay put.
-PAGE_ORDER = ("sort_order", "created_at", "pk")
-
-
 class AssetPageFormSet(BaseInlineFormSet):
     """The inline's rows: one page of the manifest's assets in display order (page
     `page_number`, `per_page` rows), so that a 500-asset manifest renders and saves the
@@ -80,7 +76,8 @@ class AssetPageFormSet(BaseInlineFormSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.all_assets = self.queryset.order_by(*PAGE_ORDER)
+        # A total order (AssetQuerySet.ordered ends with id): pages never share a row.
+        self.all_assets = self.queryset.ordered()
         # Rendering: a slice of ids (a subquery); saving: the rows the page sent back.
         shown = self.submitted_ids() if self.is_bound else self.page.object_list
         self.queryset = self.all_assets.filter(pk__in=shown)
