@@ -93,7 +93,11 @@ def create_postgresql_indexes(apps, schema_editor):
     ensure_trigram_extension(schema_editor.connection)
     schema_editor.execute(LABEL_TEXT_SQL)
     for name, table, expression in POSTGRESQL_INDEXES:
-        schema_editor.execute(f"CREATE INDEX {name} ON {table} USING gin ({expression})")
+        # IF NOT EXISTS: on a library already large, operators may build these (the slow
+        # part) beforehand with CREATE INDEX CONCURRENTLY under the same names (README).
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({expression})"
+        )
 
 
 def drop_postgresql_indexes(apps, schema_editor):
