@@ -400,19 +400,50 @@ def webhooks_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
     return len(again)
 
 
+def _outside_transactions(what: str) -> None:
+    """Refuse to go on inside a transaction (a test's own wrapper aside): `what` commits
+    statements of its own, and must not hold the event counter's lock while it works."""
+    try:
+        with transaction.atomic(durable=True):
+            pass
+    except RuntimeError:
+        raise RuntimeError(
+            f"{what} must run outside a transaction (atomic block): it commits the event "
+            "counter's flag on its own, and inside a transaction would hold the counter's "
+            "lock, and so every write that makes events, for as long as it runs."
+        ) from None
+
+
+def _clear_run_queued() -> None:
+    """Forget that a run is queued: one short transaction of its own (it waits for a change
+    holding the counter's lock, which so commits first), committed before the caller looks
+    for what is due."""
+    with transaction.atomic(durable=True):
+        counter = EventCounter.objects.filter(pk=COUNTER_ID)
+        if not counter.update(delivery_run_queued=False):
+            create_counter_row()
+            counter.update(delivery_run_queued=False)
+
+
 def webhooks_resume(*, now: datetime | None = None) -> int:
     """Queue again every pending delivery that is due and has no live attempt (its task was
     lost with a broker, or its worker died mid-attempt), and forget that a run is queued (a
     broker may have lost it: the next change queues another). Harmless to repeat: an attempt
-    takes the delivery's lease first. How many were queued."""
+    takes the delivery's lease first. How many were queued.
+
+    Run it outside a transaction: the flag is cleared (and committed) first, in a statement
+    of its own, and only then are the due deliveries looked for, without the counter's lock:
+    a change that committed before the flag was cleared is found by the search; one that
+    commits after it sees no run queued and queues one itself. Nothing is lost, and writes
+    are not held up while the sweep queues."""
+    _outside_transactions("webhooks_resume")
+    _clear_run_queued()
     now = now or timezone.now()
     due = WebhookDelivery.objects.due(now)
     count = 0
-    with transaction.atomic():
-        EventCounter.objects.filter(pk=COUNTER_ID).update(delivery_run_queued=False)
-        for chunk in keyset_chunks(due.only("pk"), RESUME_CHUNK):
-            _enqueue(chunk)
-            count += len(chunk)
+    for chunk in keyset_chunks(due.only("pk"), RESUME_CHUNK):
+        _enqueue(chunk)
+        count += len(chunk)
     return count
 
 
@@ -420,15 +451,14 @@ def webhooks_deliver_due(*, batch_size: int = DUE_BATCH) -> int:
     """One attempt at each delivery due now, oldest first, `batch_size` read at a time: a
     queued run. How many were attempted (or found taken, done or cancelled).
 
-    It first clears `delivery_run_queued`, a statement of its own (committed before the
-    search: run it outside a transaction), which waits for the counter row's lock: a change
-    holding it commits first, and its deliveries are found; one that takes it later sees no
-    run queued and queues another. A run that found any queues its successor (a linger,
-    `_queue_next_run`); one that found none leaves the flag cleared."""
-    counter = EventCounter.objects.filter(pk=COUNTER_ID)
-    if not counter.update(delivery_run_queued=False):
-        create_counter_row()
-        counter.update(delivery_run_queued=False)
+    It first clears `delivery_run_queued`, a transaction of its own (committed before the
+    search: it refuses to run inside a transaction, RuntimeError), which waits for the
+    counter row's lock: a change holding it commits first, and its deliveries are found; one
+    that takes it later sees no run queued and queues another. A run that found any queues
+    its successor (a linger, `_queue_next_run`); one that found none leaves the flag
+    cleared."""
+    _outside_transactions("webhooks_deliver_due")
+    _clear_run_queued()
     seen = 0
     after: tuple[datetime, Any] | None = None
     while True:
