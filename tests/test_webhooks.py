@@ -322,8 +322,14 @@ def test_a_change_after_a_subscription_is_deleted_makes_no_delivery(make_manifes
 
 
 def test_the_migration_fills_the_subscribers_of_existing_subscriptions():
-    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
+    # The models as the migration sees them (after its fields are added), not today's.
+    state = MigrationLoader(connection).project_state(
+        ("manifests", "0007_event_counter_subscribers")
+    )
+    apps = state.apps
     migration = importlib.import_module("manifests.migrations.0007_event_counter_subscribers")
     on, _ = services.webhook_create(url="http://127.0.0.1:9/on", event_types=["asset.created"])
     services.webhook_create(url="http://127.0.0.1:9/off", active=False)
