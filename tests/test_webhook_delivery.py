@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -407,3 +407,53 @@ def test_a_run_that_finds_only_deliveries_waiting_for_a_retry_does_not_spin(
     assert not EventCounter.objects.get().delivery_run_queued
     retry = DBTaskResult.objects.get(task_path="manifests.tasks.deliver_webhooks")
     assert retry.run_after > timezone.now() + timedelta(minutes=30)
+
+
+# --- Runs and sweeps commit the counter's flag on their own ----------------------------------
+
+
+@pytest.mark.parametrize("run", ["webhooks_deliver_due", "webhooks_resume"])
+def test_a_run_or_sweep_refuses_to_run_inside_a_transaction(run, make_manifest):
+    subscribe("http://127.0.0.1:9/hook", "manifest.created")
+    make_manifest("Queued")  # a run is queued: the flag is set
+    with transaction.atomic(), pytest.raises(RuntimeError, match="outside a transaction"):
+        getattr(services, run)()
+    # It touched nothing: the flag stays set, the delivery pending and unattempted.
+    assert EventCounter.objects.get().delivery_run_queued
+    assert WebhookDelivery.objects.get().attempts == 0
+
+
+@pytest.mark.postgres_only
+def test_the_sweep_does_not_hold_the_counters_lock_while_it_queues(make_manifest):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: NOWAIT row locks tell whether the counter is held")
+    subscribe("http://127.0.0.1:9/hook", "manifest.created")
+    make_manifest("One")
+    make_manifest("Two")
+    DBTaskResult.objects.all().delete()  # as if the broker lost them
+    free: list[bool] = []
+
+    def counter_is_free() -> None:
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM manifests_eventcounter WHERE id = 1 FOR UPDATE NOWAIT"
+                )
+            free.append(True)
+        except OperationalError:  # the lock is held: NOWAIT raises
+            free.append(False)
+        finally:
+            connections.close_all()
+
+    def queueing(execute, sql, params, many, context):
+        if sql.startswith("INSERT") and "django_tasks_database" in sql:
+            checker = threading.Thread(target=counter_is_free)
+            checker.start()
+            checker.join(10)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(queueing):
+        assert services.webhooks_resume() == 2
+
+    assert free == [True]
+    assert not EventCounter.objects.get().delivery_run_queued

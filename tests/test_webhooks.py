@@ -322,8 +322,14 @@ def test_a_change_after_a_subscription_is_deleted_makes_no_delivery(make_manifes
 
 
 def test_the_migration_fills_the_subscribers_of_existing_subscriptions():
-    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
+    # The models as the migration sees them (after its fields are added), not today's.
+    state = MigrationLoader(connection).project_state(
+        ("manifests", "0007_event_counter_subscribers")
+    )
+    apps = state.apps
     migration = importlib.import_module("manifests.migrations.0007_event_counter_subscribers")
     on, _ = services.webhook_create(url="http://127.0.0.1:9/on", event_types=["asset.created"])
     services.webhook_create(url="http://127.0.0.1:9/off", active=False)
@@ -363,3 +369,42 @@ def test_an_asset_creation_costs_one_insert_more_with_a_subscription(api, make_m
         create()
     assert WebhookDelivery.objects.count() == 3
     assert DBTaskResult.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_subscription_deleted_by_raw_sql_breaks_no_write(api):
+    """`EventCounter.subscribers` is a cache: a row deleted behind the models' back (an ops
+    script, psql) must not make the deliveries' foreign key fail every write."""
+    from django.db import connection
+
+    gone, _ = services.webhook_create(url="http://127.0.0.1:9/gone")
+    kept, _ = services.webhook_create(url="http://127.0.0.1:9/kept")
+    column = WebhookSubscription._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM manifests_webhooksubscription WHERE id = %s",
+            [column.get_db_prep_value(gone.pk, connection)],
+        )
+    assert str(gone.pk) in subscribers()
+
+    assert api.post("/api/manifests", {"name": "x"}, format="json").status_code == 201
+    assert api.post("/api/manifests", {"name": "y"}, format="json").status_code == 201
+
+    assert {d.subscription_id for d in WebhookDelivery.objects.all()} == {kept.pk}
+    assert WebhookDelivery.objects.count() == 2
+    # The stale entry was dropped from the cache by the first write that met it.
+    assert subscribers() == {str(kept.pk): []}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_subscription_switched_off_by_raw_sql_gets_no_delivery(make_manifest):
+    from django.db import connection
+
+    services.webhook_create(url="http://127.0.0.1:9/off")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE manifests_webhooksubscription SET active = %s", [False])
+
+    make_manifest("Nobody listens")
+
+    assert not WebhookDelivery.objects.exists()
+    assert subscribers() == {}

@@ -41,7 +41,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -54,7 +54,12 @@ from manifests.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from manifests.models.events import COUNTER_ID, create_counter_row, subscriptions_changing
+from manifests.models.events import (
+    COUNTER_ID,
+    active_subscribers,
+    create_counter_row,
+    subscriptions_changing,
+)
 from manifests.services.common import keyset_chunks
 from manifests.services.events import AFTER_EVENTS, FEED_TYPES
 
@@ -67,6 +72,8 @@ MAX_DESCRIPTION = WebhookSubscription._meta.get_field("description").max_length
 RETRY_FACTOR = 3
 # Deliveries per task when the left-behind ones are queued again.
 RESUME_CHUNK = 50
+# Deliveries one INSERT writes (9 parameters each: well under SQLite's and PostgreSQL's caps).
+INSERT_BATCH = 500
 # Due deliveries a run reads at a time.
 DUE_BATCH = 100
 JITTER = 0.2
@@ -268,7 +275,13 @@ def _queue_delivery_run(counter: EventCounter) -> None:
 def deliveries_for_events(events: list[Event], counter: EventCounter) -> list[WebhookDelivery]:
     """Make (in the events' transaction, which holds `counter` locked) a delivery of each
     event to each active subscription that wants it, and see that a run will attempt them.
-    No query when none does."""
+    No query when none does.
+
+    `counter.subscribers` is a cache: a subscription deleted or switched off behind the
+    models' back (raw SQL, an ops script) may still be named there. The deliveries are
+    therefore written by one INSERT ... SELECT that keeps only rows whose subscription
+    exists and is active, so a stale entry never makes a write fail; when it kept fewer
+    than asked, the cache is rebuilt (under the lock the caller holds)."""
     if not counter.subscribers:
         return []
     now = timezone.now()
@@ -283,10 +296,66 @@ def deliveries_for_events(events: list[Event], counter: EventCounter) -> list[We
                 )
                 delivery.webhook_id = f"msg_{delivery.id.hex}"
                 deliveries.append(delivery)
+    if not deliveries:
+        return []
+    kept: set = set()
+    for start in range(0, len(deliveries), INSERT_BATCH):
+        kept |= _insert_for_live_subscriptions(deliveries[start : start + INSERT_BATCH], now)
+    if len(kept) < len(deliveries):
+        EventCounter.objects.filter(pk=counter.pk).update(subscribers=active_subscribers())
+        deliveries = [delivery for delivery in deliveries if delivery.pk in kept]
     if deliveries:
-        WebhookDelivery.objects.bulk_create(deliveries)
         _queue_delivery_run(counter)
     return deliveries
+
+
+# The columns a new delivery's INSERT ... SELECT writes (the others are NULL).
+_INSERTED = (
+    "id",
+    "subscription",
+    "event",
+    "webhook_id",
+    "body",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+def _insert_for_live_subscriptions(deliveries: list[WebhookDelivery], now: datetime) -> set:
+    """Insert those of `deliveries` whose subscription exists and is active, in one
+    statement; the ids inserted."""
+    meta = WebhookDelivery._meta
+    fields = [meta.get_field(name) for name in _INSERTED]
+    on_postgres = connection.vendor == "postgresql"
+    qn = connection.ops.quote_name
+    # PostgreSQL types a VALUES list from its parameters: cast each to its column's type.
+    row = "({})".format(
+        ", ".join(
+            f"CAST(%s AS {field.db_type(connection)})" if on_postgres else "%s" for field in fields
+        )
+    )
+    params: list[Any] = []
+    for delivery in deliveries:
+        delivery.status = Status.PENDING
+        delivery.attempts = 0
+        delivery.created_at = now
+        for field in fields:
+            params.append(field.get_db_prep_save(getattr(delivery, field.attname), connection))
+    subscriptions = WebhookSubscription._meta
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"SELECT {', '.join(f'v.column{i}' for i in range(1, len(fields) + 1))} "
+        f"FROM (VALUES {', '.join([row] * len(deliveries))}) AS v "
+        f"WHERE v.column2 IN (SELECT {qn(subscriptions.pk.column)} "
+        f"FROM {qn(subscriptions.db_table)} WHERE {qn('active')}) "
+        f"RETURNING {qn(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = [row[0] for row in cursor.fetchall()]
+    return {meta.pk.to_python(value) for value in inserted}
 
 
 AFTER_EVENTS.append(deliveries_for_events)
@@ -331,19 +400,50 @@ def webhooks_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
     return len(again)
 
 
+def _outside_transactions(what: str) -> None:
+    """Refuse to go on inside a transaction (a test's own wrapper aside): `what` commits
+    statements of its own, and must not hold the event counter's lock while it works."""
+    try:
+        with transaction.atomic(durable=True):
+            pass
+    except RuntimeError:
+        raise RuntimeError(
+            f"{what} must run outside a transaction (atomic block): it commits the event "
+            "counter's flag on its own, and inside a transaction would hold the counter's "
+            "lock, and so every write that makes events, for as long as it runs."
+        ) from None
+
+
+def _clear_run_queued() -> None:
+    """Forget that a run is queued: one short transaction of its own (it waits for a change
+    holding the counter's lock, which so commits first), committed before the caller looks
+    for what is due."""
+    with transaction.atomic(durable=True):
+        counter = EventCounter.objects.filter(pk=COUNTER_ID)
+        if not counter.update(delivery_run_queued=False):
+            create_counter_row()
+            counter.update(delivery_run_queued=False)
+
+
 def webhooks_resume(*, now: datetime | None = None) -> int:
     """Queue again every pending delivery that is due and has no live attempt (its task was
     lost with a broker, or its worker died mid-attempt), and forget that a run is queued (a
     broker may have lost it: the next change queues another). Harmless to repeat: an attempt
-    takes the delivery's lease first. How many were queued."""
+    takes the delivery's lease first. How many were queued.
+
+    Run it outside a transaction: the flag is cleared (and committed) first, in a statement
+    of its own, and only then are the due deliveries looked for, without the counter's lock:
+    a change that committed before the flag was cleared is found by the search; one that
+    commits after it sees no run queued and queues one itself. Nothing is lost, and writes
+    are not held up while the sweep queues."""
+    _outside_transactions("webhooks_resume")
+    _clear_run_queued()
     now = now or timezone.now()
     due = WebhookDelivery.objects.due(now)
     count = 0
-    with transaction.atomic():
-        EventCounter.objects.filter(pk=COUNTER_ID).update(delivery_run_queued=False)
-        for chunk in keyset_chunks(due.only("pk"), RESUME_CHUNK):
-            _enqueue(chunk)
-            count += len(chunk)
+    for chunk in keyset_chunks(due.only("pk"), RESUME_CHUNK):
+        _enqueue(chunk)
+        count += len(chunk)
     return count
 
 
@@ -351,15 +451,14 @@ def webhooks_deliver_due(*, batch_size: int = DUE_BATCH) -> int:
     """One attempt at each delivery due now, oldest first, `batch_size` read at a time: a
     queued run. How many were attempted (or found taken, done or cancelled).
 
-    It first clears `delivery_run_queued`, a statement of its own (committed before the
-    search: run it outside a transaction), which waits for the counter row's lock: a change
-    holding it commits first, and its deliveries are found; one that takes it later sees no
-    run queued and queues another. A run that found any queues its successor (a linger,
-    `_queue_next_run`); one that found none leaves the flag cleared."""
-    counter = EventCounter.objects.filter(pk=COUNTER_ID)
-    if not counter.update(delivery_run_queued=False):
-        create_counter_row()
-        counter.update(delivery_run_queued=False)
+    It first clears `delivery_run_queued`, a transaction of its own (committed before the
+    search: it refuses to run inside a transaction, RuntimeError), which waits for the
+    counter row's lock: a change holding it commits first, and its deliveries are found; one
+    that takes it later sees no run queued and queues another. A run that found any queues
+    its successor (a linger, `_queue_next_run`); one that found none leaves the flag
+    cleared."""
+    _outside_transactions("webhooks_deliver_due")
+    _clear_run_queued()
     seen = 0
     after: tuple[datetime, Any] | None = None
     while True:
