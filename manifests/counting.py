@@ -16,6 +16,11 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 
+# The deepest row a page with an estimated or unknown count may start at: a bigger `page`
+# is an EmptyPage (404), as a page past the count is in exact mode, rather than an OFFSET
+# the database refuses (PostgreSQL's bigint) or spends minutes walking to.
+MAX_OFFSET = 2**31 - 1
+
 
 def bounded_count(queryset: QuerySet, limit: int) -> tuple[int | None, bool]:
     """`(count, exact)`: the exact count when it is at most `limit`; past it the planner's
@@ -72,8 +77,8 @@ class BoundedPage(Page):
 class BoundedPaginator(Paginator):
     """A Django paginator whose `count` is `bounded_count`'s (`count_is_estimate` says
     whether it is exact). With an estimated or unknown count, any page number from 1 is
-    accepted and a page is "last" when no row follows it; a page past the rows is empty
-    (EmptyPage)."""
+    accepted and a page is "last" when no row follows it; a page past the rows, or one
+    starting past MAX_OFFSET rows, is empty (EmptyPage)."""
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, *, limit):
         super().__init__(object_list, per_page, orphans, allow_empty_first_page)
@@ -104,10 +109,12 @@ class BoundedPaginator(Paginator):
             if isinstance(number, float) and not number.is_integer():
                 raise ValueError
             number = int(number)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise PageNotAnInteger("That page number is not an integer") from None
         if number < 1:
             raise EmptyPage("That page number is less than 1")
+        if (number - 1) * self.per_page > MAX_OFFSET:
+            raise EmptyPage("That page contains no results")
         return number
 
     def page(self, number):

@@ -180,6 +180,18 @@ def test_count_estimate_pages_follow_next_to_every_row(api, settings, db):
     assert api.get("/api/manifests?count=estimate&page_size=5&page=6").status_code == 404
 
 
+@pytest.mark.parametrize("page", ["1000000000000000000", "99999999999999999999999"])
+def test_count_estimate_a_page_past_any_table_is_a_404(api, settings, db, page):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 2  # estimated (PostgreSQL) or unknown (SQLite)
+    bulk_manifests(4)
+    if connection.vendor == "postgresql":
+        analyze("manifests_manifest")
+
+    response = api.get(f"/api/manifests?count=estimate&page={page}")
+
+    assert response.status_code == 404
+
+
 @pytest.mark.parametrize(
     "query, parameter",
     [
