@@ -3,7 +3,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 
 from django.conf import settings
@@ -279,8 +279,18 @@ def decode_cursor(cursor: str | None, fields: int = len(CURSOR_KEY)) -> tuple[tu
         created = datetime.fromisoformat(plain[0])
         if created.tzinfo is None:
             raise ValueError
+        # In UTC, as encode_cursor writes it: a time that has none (year 0 or 10000 once
+        # its offset is applied) is refused here, not by the database driver (500).
+        created = created.astimezone(UTC)
         position = (created, *(uuid.UUID(value) for value in plain[1:]))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        UnicodeDecodeError,
+        AttributeError,
+    ):
         raise ValidationError(
             {"cursor": ["Not a cursor this API gave: use the next or previous link as is."]}
         ) from None
