@@ -98,8 +98,9 @@ class BoundedPaginator(Paginator):
 
     @cached_property
     def num_pages(self) -> int:
-        """Pages by the (estimated) count; 0 when the count is unknown (so `page=last`
-        is no page, and no page links are drawn)."""
+        """Pages by the (estimated) count, 0 when the count is unknown; once a page is
+        read, at least that page and the next when a row follows it (`page()`), so page
+        controls never end before the page shown (DRF's browsable API asserts it)."""
         return 0 if self.count is None else super().num_pages
 
     def validate_number(self, number):
@@ -125,7 +126,10 @@ class BoundedPaginator(Paginator):
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
-        return BoundedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)
+        page = BoundedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)
+        # What the rows show, where the estimate said fewer pages (or nothing).
+        self.num_pages = max(self.num_pages, number + page.has_more)
+        return page
 
 
 class AdminPaginator(BoundedPaginator):

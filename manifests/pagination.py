@@ -94,6 +94,21 @@ class LibraryPagination(StandardPagination):
             )
         return super().paginate_queryset(queryset, request, view)
 
+    def get_page_number(self, request, paginator):
+        number = request.query_params.get(self.page_query_param) or 1
+        if self.count_mode == "estimate" and number in self.last_page_strings:
+            # The last page by an estimate may be empty or not the last: refused whatever
+            # the count, so a client does not break when its library outgrows the limit.
+            raise ValidationError(
+                {
+                    self.page_query_param: [
+                        f"{number!r} needs an exact count: not with count=estimate "
+                        "(follow next to the page whose next is null)."
+                    ]
+                }
+            )
+        return super().get_page_number(request, paginator)
+
     @staticmethod
     def _choice(request, name: str, allowed: tuple[str, ...]) -> str:
         value = request.query_params.get(name) or allowed[0]

@@ -7,6 +7,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from bs4 import BeautifulSoup
 from django.db import connection
 from django.db.models.functions import Length
 from django.test.utils import CaptureQueriesContext
@@ -190,6 +191,58 @@ def test_count_estimate_a_page_past_any_table_is_a_404(api, settings, db, page):
     response = api.get(f"/api/manifests?count=estimate&page={page}")
 
     assert response.status_code == 404
+
+
+def browsable_page_links(response) -> dict[str, str]:
+    """The browsable API's page controls: {label: "active" or "link"}."""
+    assert response.status_code == 200
+    controls = BeautifulSoup(response.content, "html.parser").select_one("ul.pagination")
+    assert controls is not None, "no page controls"
+    return {
+        item.get_text(strip=True): "active" if "active" in item.get("class", []) else "link"
+        for item in controls.select("li")
+        if item.get_text(strip=True).isdigit()
+    }
+
+
+@ON_POSTGRES
+def test_count_estimate_browsable_api_past_a_stale_estimate(api, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 5
+    bulk_manifests(300, category="CUSTOM")
+    analyze("manifests_manifest")
+    bulk_manifests(200, prefix="S", category="STYLES")  # the statistics know none of them
+    url = "/api/manifests?count=estimate&category=STYLES&page_size=2"
+    assert api.get(url).json()["count"] < 80  # the stale estimate: fewer than 40 pages
+
+    links = browsable_page_links(api.get(f"{url}&page=40", HTTP_ACCEPT="text/html"))
+
+    assert links["40"] == "active" and links["41"] == "link"  # a row follows page 40
+    assert browsable_page_links(api.get(f"{url}&page=100", HTTP_ACCEPT="text/html"))["100"]
+
+
+@ON_SQLITE
+def test_count_estimate_browsable_api_pages_an_unknown_count(api, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 2
+    bulk_manifests(7)
+
+    links = browsable_page_links(
+        api.get("/api/manifests?count=estimate&page_size=2&page=2", HTTP_ACCEPT="text/html")
+    )
+
+    assert links == {"1": "link", "2": "active", "3": "link"}
+
+
+@pytest.mark.parametrize("limit", [2, 100], ids=["estimated", "exact"])
+def test_count_estimate_refuses_page_last_naming_page(api, settings, db, limit):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = limit
+    bulk_manifests(7)
+
+    response = api.get("/api/manifests?count=estimate&page_size=2&page=last")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["page"] and "count=estimate" in response.json()["page"][0]
+    last = api.get("/api/manifests?page_size=2&page=last").json()  # exact: as before
+    assert len(last["results"]) == 1 and last["next"] is None
 
 
 @pytest.mark.parametrize(
