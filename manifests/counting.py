@@ -12,6 +12,7 @@ import json
 from functools import cached_property
 
 from django.conf import settings
+from django.contrib.admin import ModelAdmin
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -134,7 +135,9 @@ class BoundedPaginator(Paginator):
 
 class AdminPaginator(BoundedPaginator):
     """The admin changelist's paginator: counts at most VIDPIPE_EXACT_COUNT_LIMIT rows, then
-    takes the planner's estimate (the page says "about N"). The page links need a total, so
+    takes the planner's estimate (the page says "about N"), never below a page and
+    list_max_show_all rows (so the changelist neither shows all rows nor offers to). The
+    page links need a total, so
     where the database has no estimate (SQLite) it counts them all."""
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
@@ -150,4 +153,11 @@ class AdminPaginator(BoundedPaginator):
     def _bounded(self) -> tuple[int | None, bool]:
         if not has_planner_estimates(self.object_list.db):
             return self.object_list.count(), True
-        return super()._bounded
+        count, exact = super()._bounded
+        if exact:
+            return count, exact
+        # Django's ChangeList renders the whole queryset when the count fits one page, and
+        # offers "Show all" up to list_max_show_all rows: an estimate (as low as the limit
+        # + 1) must allow neither. (Admins using this paginator keep ModelAdmin's default
+        # list_max_show_all; tests/test_pagination.py checks it.)
+        return max(count, self.per_page + 1, ModelAdmin.list_max_show_all + 1), exact

@@ -8,13 +8,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
+from django.contrib.admin import ModelAdmin, site
 from django.db import connection
 from django.db.models.functions import Length
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from manifests import services
-from manifests.counting import bounded_count
+from manifests.counting import AdminPaginator, bounded_count
 from manifests.models import Asset, Manifest
 from tests.admin_forms import MANIFEST_CHANGELIST
 
@@ -461,6 +462,31 @@ def test_admin_changelist_pages_with_a_bounded_count(curator, settings, db):
     else:  # no estimate: the admin counts them all
         assert not paginator.count_is_estimate
         assert "130 manifests" in text and "about" not in text
+
+
+@ON_POSTGRES
+@pytest.mark.parametrize("query", ["", "&all="], ids=["paged", "show-all-asked"])
+def test_admin_changelist_never_shows_all_rows_by_an_estimate(curator, settings, db, query):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 2
+    bulk_manifests(300, category="CUSTOM")
+    analyze("manifests_manifest")
+    bulk_manifests(150, prefix="S", category="STYLES")  # the statistics know none of them
+
+    page = curator.get(f"{MANIFEST_CHANGELIST}?category__exact=STYLES{query}")
+
+    changelist = page.context["cl"]
+    assert changelist.paginator.count_is_estimate
+    assert len(changelist.result_list) == changelist.list_per_page == 100
+    assert not page.html.select("a.showall")
+    assert len(page.click(href=r"p=2").context["cl"].result_list) == 50
+
+
+def test_admins_with_a_bounded_count_keep_the_default_show_all_maximum():
+    # AdminPaginator floors an estimate at ModelAdmin.list_max_show_all + 1 rows.
+    bounded = [a for a in site._registry.values() if a.paginator is AdminPaginator]
+
+    assert len(bounded) >= 4
+    assert all(a.list_max_show_all == ModelAdmin.list_max_show_all for a in bounded)
 
 
 def test_admin_changelist_count_is_exact_below_the_limit(curator, db):
