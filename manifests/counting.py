@@ -12,9 +12,15 @@ import json
 from functools import cached_property
 
 from django.conf import settings
+from django.contrib.admin import ModelAdmin
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
+
+# The deepest row a page with an estimated or unknown count may start at: a bigger `page`
+# is an EmptyPage (404), as a page past the count is in exact mode, rather than an OFFSET
+# the database refuses (PostgreSQL's bigint) or spends minutes walking to.
+MAX_OFFSET = 2**31 - 1
 
 
 def bounded_count(queryset: QuerySet, limit: int) -> tuple[int | None, bool]:
@@ -72,8 +78,8 @@ class BoundedPage(Page):
 class BoundedPaginator(Paginator):
     """A Django paginator whose `count` is `bounded_count`'s (`count_is_estimate` says
     whether it is exact). With an estimated or unknown count, any page number from 1 is
-    accepted and a page is "last" when no row follows it; a page past the rows is empty
-    (EmptyPage)."""
+    accepted and a page is "last" when no row follows it; a page past the rows, or one
+    starting past MAX_OFFSET rows, is empty (EmptyPage)."""
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, *, limit):
         super().__init__(object_list, per_page, orphans, allow_empty_first_page)
@@ -93,8 +99,9 @@ class BoundedPaginator(Paginator):
 
     @cached_property
     def num_pages(self) -> int:
-        """Pages by the (estimated) count; 0 when the count is unknown (so `page=last`
-        is no page, and no page links are drawn)."""
+        """Pages by the (estimated) count, 0 when the count is unknown; once a page is
+        read, at least that page and the next when a row follows it (`page()`), so page
+        controls never end before the page shown (DRF's browsable API asserts it)."""
         return 0 if self.count is None else super().num_pages
 
     def validate_number(self, number):
@@ -104,10 +111,12 @@ class BoundedPaginator(Paginator):
             if isinstance(number, float) and not number.is_integer():
                 raise ValueError
             number = int(number)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise PageNotAnInteger("That page number is not an integer") from None
         if number < 1:
             raise EmptyPage("That page number is less than 1")
+        if (number - 1) * self.per_page > MAX_OFFSET:
+            raise EmptyPage("That page contains no results")
         return number
 
     def page(self, number):
@@ -118,12 +127,17 @@ class BoundedPaginator(Paginator):
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
-        return BoundedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)
+        page = BoundedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)
+        # What the rows show, where the estimate said fewer pages (or nothing).
+        self.num_pages = max(self.num_pages, number + page.has_more)
+        return page
 
 
 class AdminPaginator(BoundedPaginator):
     """The admin changelist's paginator: counts at most VIDPIPE_EXACT_COUNT_LIMIT rows, then
-    takes the planner's estimate (the page says "about N"). The page links need a total, so
+    takes the planner's estimate (the page says "about N"), never below a page and
+    list_max_show_all rows (so the changelist neither shows all rows nor offers to). The
+    page links need a total, so
     where the database has no estimate (SQLite) it counts them all."""
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
@@ -139,4 +153,11 @@ class AdminPaginator(BoundedPaginator):
     def _bounded(self) -> tuple[int | None, bool]:
         if not has_planner_estimates(self.object_list.db):
             return self.object_list.count(), True
-        return super()._bounded
+        count, exact = super()._bounded
+        if exact:
+            return count, exact
+        # Django's ChangeList renders the whole queryset when the count fits one page, and
+        # offers "Show all" up to list_max_show_all rows: an estimate (as low as the limit
+        # + 1) must allow neither. (Admins using this paginator keep ModelAdmin's default
+        # list_max_show_all; tests/test_pagination.py checks it.)
+        return max(count, self.per_page + 1, ModelAdmin.list_max_show_all + 1), exact

@@ -3,7 +3,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 
 from django.conf import settings
@@ -93,6 +93,21 @@ class LibraryPagination(StandardPagination):
                 BoundedPaginator, limit=settings.VIDPIPE_EXACT_COUNT_LIMIT
             )
         return super().paginate_queryset(queryset, request, view)
+
+    def get_page_number(self, request, paginator):
+        number = request.query_params.get(self.page_query_param) or 1
+        if self.count_mode == "estimate" and number in self.last_page_strings:
+            # The last page by an estimate may be empty or not the last: refused whatever
+            # the count, so a client does not break when its library outgrows the limit.
+            raise ValidationError(
+                {
+                    self.page_query_param: [
+                        f"{number!r} needs an exact count: not with count=estimate "
+                        "(follow next to the page whose next is null)."
+                    ]
+                }
+            )
+        return super().get_page_number(request, paginator)
 
     @staticmethod
     def _choice(request, name: str, allowed: tuple[str, ...]) -> str:
@@ -279,8 +294,18 @@ def decode_cursor(cursor: str | None, fields: int = len(CURSOR_KEY)) -> tuple[tu
         created = datetime.fromisoformat(plain[0])
         if created.tzinfo is None:
             raise ValueError
+        # In UTC, as encode_cursor writes it: a time that has none (year 0 or 10000 once
+        # its offset is applied) is refused here, not by the database driver (500).
+        created = created.astimezone(UTC)
         position = (created, *(uuid.UUID(value) for value in plain[1:]))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        UnicodeDecodeError,
+        AttributeError,
+    ):
         raise ValidationError(
             {"cursor": ["Not a cursor this API gave: use the next or previous link as is."]}
         ) from None

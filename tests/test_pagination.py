@@ -7,13 +7,15 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from bs4 import BeautifulSoup
+from django.contrib.admin import ModelAdmin, site
 from django.db import connection
 from django.db.models.functions import Length
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from manifests import services
-from manifests.counting import bounded_count
+from manifests.counting import AdminPaginator, bounded_count
 from manifests.models import Asset, Manifest
 from tests.admin_forms import MANIFEST_CHANGELIST
 
@@ -180,6 +182,70 @@ def test_count_estimate_pages_follow_next_to_every_row(api, settings, db):
     assert api.get("/api/manifests?count=estimate&page_size=5&page=6").status_code == 404
 
 
+@pytest.mark.parametrize("page", ["1000000000000000000", "99999999999999999999999"])
+def test_count_estimate_a_page_past_any_table_is_a_404(api, settings, db, page):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 2  # estimated (PostgreSQL) or unknown (SQLite)
+    bulk_manifests(4)
+    if connection.vendor == "postgresql":
+        analyze("manifests_manifest")
+
+    response = api.get(f"/api/manifests?count=estimate&page={page}")
+
+    assert response.status_code == 404
+
+
+def browsable_page_links(response) -> dict[str, str]:
+    """The browsable API's page controls: {label: "active" or "link"}."""
+    assert response.status_code == 200
+    controls = BeautifulSoup(response.content, "html.parser").select_one("ul.pagination")
+    assert controls is not None, "no page controls"
+    return {
+        item.get_text(strip=True): "active" if "active" in item.get("class", []) else "link"
+        for item in controls.select("li")
+        if item.get_text(strip=True).isdigit()
+    }
+
+
+@ON_POSTGRES
+def test_count_estimate_browsable_api_past_a_stale_estimate(api, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 5
+    bulk_manifests(300, category="CUSTOM")
+    analyze("manifests_manifest")
+    bulk_manifests(200, prefix="S", category="STYLES")  # the statistics know none of them
+    url = "/api/manifests?count=estimate&category=STYLES&page_size=2"
+    assert api.get(url).json()["count"] < 80  # the stale estimate: fewer than 40 pages
+
+    links = browsable_page_links(api.get(f"{url}&page=40", HTTP_ACCEPT="text/html"))
+
+    assert links["40"] == "active" and links["41"] == "link"  # a row follows page 40
+    assert browsable_page_links(api.get(f"{url}&page=100", HTTP_ACCEPT="text/html"))["100"]
+
+
+@ON_SQLITE
+def test_count_estimate_browsable_api_pages_an_unknown_count(api, settings, db):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 2
+    bulk_manifests(7)
+
+    links = browsable_page_links(
+        api.get("/api/manifests?count=estimate&page_size=2&page=2", HTTP_ACCEPT="text/html")
+    )
+
+    assert links == {"1": "link", "2": "active", "3": "link"}
+
+
+@pytest.mark.parametrize("limit", [2, 100], ids=["estimated", "exact"])
+def test_count_estimate_refuses_page_last_naming_page(api, settings, db, limit):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = limit
+    bulk_manifests(7)
+
+    response = api.get("/api/manifests?count=estimate&page_size=2&page=last")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["page"] and "count=estimate" in response.json()["page"][0]
+    last = api.get("/api/manifests?page_size=2&page=last").json()  # exact: as before
+    assert len(last["results"]) == 1 and last["next"] is None
+
+
 @pytest.mark.parametrize(
     "query, parameter",
     [
@@ -304,6 +370,9 @@ def cursor_of(position: list) -> str:
         cursor_of(["2024-01-01T00:00:00+00:00", "not-a-uuid", "f"]),
         cursor_of(["2024-01-01T00:00:00+00:00", "00000000-0000-0000-0000-000000000000", "x"]),
         cursor_of({"a": 1}),
+        # times out of datetime's range once in UTC
+        cursor_of(["9999-12-31T23:59:59-14:00", "00000000-0000-0000-0000-000000000000", "f"]),
+        cursor_of(["0001-01-01T00:00:00+14:00", "00000000-0000-0000-0000-000000000000", "b"]),
         "A" * 400,
     ],
 )
@@ -393,6 +462,31 @@ def test_admin_changelist_pages_with_a_bounded_count(curator, settings, db):
     else:  # no estimate: the admin counts them all
         assert not paginator.count_is_estimate
         assert "130 manifests" in text and "about" not in text
+
+
+@ON_POSTGRES
+@pytest.mark.parametrize("query", ["", "&all="], ids=["paged", "show-all-asked"])
+def test_admin_changelist_never_shows_all_rows_by_an_estimate(curator, settings, db, query):
+    settings.VIDPIPE_EXACT_COUNT_LIMIT = 2
+    bulk_manifests(300, category="CUSTOM")
+    analyze("manifests_manifest")
+    bulk_manifests(150, prefix="S", category="STYLES")  # the statistics know none of them
+
+    page = curator.get(f"{MANIFEST_CHANGELIST}?category__exact=STYLES{query}")
+
+    changelist = page.context["cl"]
+    assert changelist.paginator.count_is_estimate
+    assert len(changelist.result_list) == changelist.list_per_page == 100
+    assert not page.html.select("a.showall")
+    assert len(page.click(href=r"p=2").context["cl"].result_list) == 50
+
+
+def test_admins_with_a_bounded_count_keep_the_default_show_all_maximum():
+    # AdminPaginator floors an estimate at ModelAdmin.list_max_show_all + 1 rows.
+    bounded = [a for a in site._registry.values() if a.paginator is AdminPaginator]
+
+    assert len(bounded) >= 4
+    assert all(a.list_max_show_all == ModelAdmin.list_max_show_all for a in bounded)
 
 
 def test_admin_changelist_count_is_exact_below_the_limit(curator, db):
