@@ -6,8 +6,8 @@ processing progress, costs, parents) and one manifest of `--assets` assets with 
 then times in-process, with DEBUG off, production's middleware and throttling (the
 production rates, counted in the local-memory cache), side by side in one run:
 - `GET /api/manifests` (50 per page, token authentication, as a client asks);
-- the floor: a bare Django view (this script's own urlconf) answering the same 50 rows,
-  read with `.values()`, as JSON;
+- the floor: a bare Django view (bench/scale_urls.py, shared with bench_scale) answering
+  the same 50 rows, read with `.values()`, as JSON;
 - `GET /api/manifests/{id}` of the `--assets`-asset manifest.
 Prints the p50 of each over `--requests` requests, the floor/API ratio (target at least
 0.5) and the query counts. `--profile` prints the top of a cProfile of the list requests.
@@ -31,28 +31,10 @@ from pathlib import Path
 
 from scratch import configure, report_targets  # bench/scratch.py, beside this script
 
+FLOOR_URL = "/bench/floor"  # bench/scale_urls.py (imported once Django is set up)
+
 MANIFESTS = 1000
-PAGE = 50
 TARGET_RATIO = 0.5
-FLOOR_COLUMNS = [
-    "id",
-    "name",
-    "description",
-    "category",
-    "tags",
-    "status",
-    "processing_progress",
-    "thumbnail",
-    "contact_sheet",
-    "asset_count",
-    "total_processing_cost",
-    "times_used",
-    "last_used_at",
-    "version",
-    "parent_manifest_id",
-    "created_at",
-    "updated_at",
-]
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,22 +48,6 @@ def parse_args() -> argparse.Namespace:
         help="a scratch database to use instead of a temporary SQLite file (it gets data!)",
     )
     return parser.parse_args()
-
-
-def floor_view(request):
-    """The bare Django floor: the list page's rows from `.values()`, as JSON."""
-    from django.http import JsonResponse
-
-    from manifests.models import Manifest
-
-    rows = list(Manifest.objects.order_by("-updated_at").values(*FLOOR_COLUMNS)[:PAGE])
-    return JsonResponse({"results": rows})
-
-
-def floor_urlpatterns():
-    from django.urls import include, path
-
-    return [path("floor", floor_view), path("", include("vidpipe.urls"))]
 
 
 @contextmanager
@@ -185,21 +151,20 @@ def main() -> None:
         from django.test.utils import override_settings
         from rest_framework.authtoken.models import Token
 
-        sys.modules[__name__].urlpatterns = floor_urlpatterns()
         big = build_library(args.assets)
         user = get_user_model().objects.create_user("bench", is_staff=True)
         auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=user).key}"}
         client = Client()
         listing, detail = "/api/manifests", f"/api/manifests/{big.pk}"
-        with override_settings(ROOT_URLCONF=__name__):
+        with override_settings(ROOT_URLCONF="scale_urls"):  # bench/scale_urls.py: the floor
             print(f"DEBUG {settings.DEBUG}, throttle rates {settings.VIDPIPE_THROTTLE_RATES}")
             for _ in range(20):  # warm-up: imports, connection, caches
                 client.get(listing, **auth)
-                client.get("/floor")
+                client.get(FLOOR_URL)
             api, floor, instances = [], [], []
             for _ in range(args.requests):  # interleaved: all see the same machine
                 api += timed(client, listing, 1, **auth)
-                floor += timed(client, "/floor", 1)
+                floor += timed(client, FLOOR_URL, 1)
                 with instance_reads():
                     instances += timed(client, listing, 1, **auth)
             details = timed(client, detail, max(10, args.requests // 10), **auth)
