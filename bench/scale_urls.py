@@ -9,30 +9,13 @@ from django.http import JsonResponse
 from django.urls import path
 
 from manifests.models import Manifest
+from manifests.serializers import ManifestSerializer
 from vidpipe.urls import handler400, handler404, handler500  # noqa: F401  the project's
 from vidpipe.urls import urlpatterns as project_urlpatterns
 
 FLOOR_URL = "/bench/floor"
-# The list serializer's fields, the two files as their stored names.
-FLOOR_FIELDS = (
-    "id",
-    "name",
-    "description",
-    "category",
-    "tags",
-    "status",
-    "processing_progress",
-    "thumbnail",
-    "contact_sheet",
-    "asset_count",
-    "total_processing_cost",
-    "times_used",
-    "last_used_at",
-    "version",
-    "parent_manifest_id",
-    "created_at",
-    "updated_at",
-)
+# The list serializer's fields, the two files (`*_url`) as their stored names.
+FLOOR_FIELDS = tuple(name.removesuffix("_url") for name in ManifestSerializer.Meta.fields)
 
 
 def floor(request):
