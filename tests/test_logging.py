@@ -10,6 +10,9 @@ import pytest
 
 from tests.processes import development_env, gunicorn, manage, production_env, runserver
 
+# Its processes use SQLite files of their own: the PostgreSQL pass would repeat it as is.
+pytestmark = pytest.mark.own_sqlite
+
 
 def refuse_anonymous_request(base: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:

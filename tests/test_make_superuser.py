@@ -5,7 +5,12 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.processes import checkout, development_env, manage
+
+# Its processes use SQLite files of their own: the PostgreSQL pass would repeat it as is.
+pytestmark = pytest.mark.own_sqlite
 
 
 def make_superuser(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

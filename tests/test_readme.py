@@ -10,7 +10,12 @@ import uuid
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from tests.processes import ROOT, checkout, development_env, runserver
+
+# Its processes use SQLite files of their own: the PostgreSQL pass would repeat it as is.
+pytestmark = pytest.mark.own_sqlite
 
 # Every curl also reports its HTTP status on stderr, in order; the README's commands are
 # otherwise run unchanged, and the first failing one stops the script.

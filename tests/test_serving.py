@@ -31,6 +31,9 @@ from tests import image_factories as make
 from tests.processes import ROOT, manage, production_env, serve
 from vidpipe.serve import missing_modules
 
+# Its processes use SQLite files of their own: the PostgreSQL pass would repeat it as is.
+pytestmark = pytest.mark.own_sqlite
+
 # make serve puts the system's nginx, with its Lua module, in front of gunicorn; .ci/run
 # installs them when missing (Debian: apt-get install nginx-light libnginx-mod-http-lua).
 # Without them these tests cannot start the server.

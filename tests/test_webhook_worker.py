@@ -14,6 +14,9 @@ import pytest
 from tests.processes import ROOT, manage
 from tests.webhook_receiver import receiver, verify
 
+# Its processes use SQLite files of their own: the PostgreSQL pass would repeat it as is.
+pytestmark = pytest.mark.own_sqlite
+
 
 @pytest.fixture
 def worker_env(tmp_path) -> dict[str, str]:
