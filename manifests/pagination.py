@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from functools import partial
 
 from django.conf import settings
-from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from manifests.counting import BoundedPaginator
+from manifests.services.common import keyset_beyond
 
 
 class StandardPagination(PageNumberPagination):
@@ -256,21 +256,6 @@ class KeysetWalk:
         if isinstance(row, dict):
             return tuple(row[field] for field in self.key)
         return tuple(getattr(row, field) for field in self.key)
-
-
-def keyset_beyond(key: tuple[str, ...], position: tuple, *, after: bool) -> Q:
-    """Rows whose `key` tuple is above (`after`) or below `position`, as Q objects:
-    (a, b) > (x, y)  is  a >= x AND (a > x OR (a = x AND b > y)).
-
-    The redundant `a >= x` is what an index on (a, b) can start its scan at; without it
-    PostgreSQL reads the index from its start and filters, a cost growing with the depth.
-    """
-    lookup = "gt" if after else "lt"
-    beyond = Q()
-    for depth, field in enumerate(key):
-        equal = {prefix: value for prefix, value in zip(key[:depth], position, strict=False)}
-        beyond |= Q(**equal, **{f"{field}__{lookup}": position[depth]})
-    return Q(**{f"{key[0]}__{lookup}e": position[0]}) & beyond
 
 
 def encode_cursor(values: tuple, forward: bool) -> str:

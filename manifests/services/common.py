@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from manifests.models import Asset, Manifest, Project
 
@@ -130,3 +130,18 @@ def keyset_chunks(queryset: QuerySet, size: int) -> Iterator[list[Any]]:
             return
         yield chunk
         last = getattr(chunk[-1], "pk", chunk[-1])
+
+
+def keyset_beyond(key: tuple[str, ...], position: tuple, *, after: bool) -> Q:
+    """Rows whose `key` tuple is above (`after`) or below `position`, as Q objects:
+    (a, b) > (x, y)  is  a >= x AND (a > x OR (a = x AND b > y)).
+
+    The redundant `a >= x` is what an index on (a, b) can start its scan at; without it
+    PostgreSQL reads the index from its start and filters, a cost growing with the depth.
+    """
+    lookup = "gt" if after else "lt"
+    beyond = Q()
+    for depth, field in enumerate(key):
+        equal = {prefix: value for prefix, value in zip(key[:depth], position, strict=False)}
+        beyond |= Q(**equal, **{f"{field}__{lookup}": position[depth]})
+    return Q(**{f"{key[0]}__{lookup}e": position[0]}) & beyond

@@ -42,7 +42,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from manifests import outbound
@@ -60,7 +59,7 @@ from manifests.models.events import (
     create_counter_row,
     subscriptions_changing,
 )
-from manifests.services.common import keyset_chunks
+from manifests.services.common import keyset_beyond, keyset_chunks
 from manifests.services.events import AFTER_EVENTS, FEED_TYPES
 
 logger = logging.getLogger(__name__)
@@ -464,7 +463,7 @@ def webhooks_deliver_due(*, batch_size: int = DUE_BATCH) -> int:
     while True:
         due = WebhookDelivery.objects.due(timezone.now()).order_by("created_at", "pk")
         if after is not None:
-            due = due.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
+            due = due.filter(keyset_beyond(("created_at", "pk"), after, after=True))
         batch = list(due.values_list("created_at", "pk")[:batch_size])
         for _, delivery_id in batch:
             webhook_attempt(delivery_id=str(delivery_id))
