@@ -32,11 +32,18 @@ class DeletedFilter(admin.SimpleListFilter):
             }
 
     @classmethod
+    def view(cls, value: str | None) -> str | None:
+        """The view a `deleted` parameter names: DELETED, ALL, or None (the live ones, for
+        any other value)."""
+        return value if value in (cls.DELETED, cls.ALL) else None
+
+    @classmethod
     def select(cls, queryset, value: str | None):
         """The manifests a view shows, `value` being its `deleted` parameter."""
-        if value == cls.DELETED:
+        view = cls.view(value)
+        if view == cls.DELETED:
             return queryset.deleted()
-        if value == cls.ALL:
+        if view == cls.ALL:
             return queryset
         return queryset.alive()
 
@@ -63,9 +70,7 @@ class TagFilter(admin.SimpleListFilter):
     CACHE_KEY = "admin:manifest-tag-counts:{view}:{sample}:{most_used}"
 
     def lookups(self, request, model_admin):
-        view = request.GET.get(DeletedFilter.parameter_name)
-        if view not in (DeletedFilter.DELETED, DeletedFilter.ALL):
-            view = None  # any other value shows the live ones (DeletedFilter.select)
+        view = DeletedFilter.view(request.GET.get(DeletedFilter.parameter_name))
         counts, sample = self.cached_counts(model_admin, request, view)
         if sample is not None:
             self.title = f"tag (latest {sample:,} manifests)"
