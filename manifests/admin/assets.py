@@ -15,6 +15,7 @@ from manifests.admin.common import (
     LIST_PREVIEW_PX,
     BoundedSearch,
     DomainErrorsAsMessages,
+    FastChangeListRows,
     FilesToChooseAgain,
     LabelListField,
     ReferenceImageField,
@@ -205,7 +206,9 @@ class AssetAdminForm(AssetForm):
 
 
 @admin.register(Asset)
-class AssetAdmin(DomainErrorsAsMessages, FilesToChooseAgain, BoundedSearch, admin.ModelAdmin):
+class AssetAdmin(
+    FastChangeListRows, DomainErrorsAsMessages, FilesToChooseAgain, BoundedSearch, admin.ModelAdmin
+):
     form = AssetAdminForm
     list_display = [
         "list_preview",

@@ -1,17 +1,25 @@
 """Pieces the admin classes share: image previews, label and image form fields, and the
 bridge between the admin's save hooks and the domain functions in `manifests.services`."""
 
+from functools import cached_property
 from typing import Any
+from urllib.parse import quote as url_quote
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote as admin_quote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.text import smart_split
+from django.utils.translation import gettext as _
 
 from manifests import search, services
 from manifests.exceptions import (
@@ -232,3 +240,50 @@ class BoundedSearch:
         # Django's own search over `search_fields` (projects, webhooks), bounded the same way.
         kept = list(smart_split(search_term))[:MAX_SEARCH_TERMS]
         return super().get_search_results(request, queryset, " ".join(kept))
+
+
+class ChangeListRowLinks(ChangeList):
+    """Django's ChangeList, with each row's link built from one `reverse()` per page: a
+    page of 100 rows with two link columns otherwise resolves the change URL 200 times
+    (about a tenth of the page's time). The link is byte for byte the one `reverse()`
+    gives: the primary key is quoted as the admin quotes it, then as `reverse()` quotes
+    an argument."""
+
+    PLACEHOLDER = "vidpipe-row-key"
+
+    @cached_property
+    def _row_url_parts(self) -> tuple[str, str]:
+        url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=(self.PLACEHOLDER,),
+            current_app=self.model_admin.admin_site.name,
+        )
+        prefix, _, suffix = url.partition(self.PLACEHOLDER)
+        return prefix, suffix
+
+    def url_for_result(self, result):
+        prefix, suffix = self._row_url_parts
+        key = str(admin_quote(getattr(result, self.pk_attname)))
+        return f"{prefix}{url_quote(key, safe=RFC3986_SUBDELIMS + '/~:@')}{suffix}"
+
+
+class FastChangeListRows:
+    """ModelAdmin mixin for the changelists that show a big table (manifests, assets): the
+    same HTML as Django's, rendered for less per row.
+
+    - The action checkbox is written as `format_html`, not rendered through the forms
+      template engine (`CheckboxInput.render`), which cost about a quarter of a 100-row
+      page; tests/test_admin_rows.py compares the two.
+    - Row links come from ChangeListRowLinks.
+    """
+
+    def action_checkbox(self, obj):
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
+
+    def get_changelist(self, request, **kwargs):
+        return ChangeListRowLinks

@@ -29,6 +29,7 @@ from manifests.admin.common import (
     LIST_PREVIEW_PX,
     BoundedSearch,
     DomainErrorsAsMessages,
+    FastChangeListRows,
     FilesToChooseAgain,
     LabelListField,
     adopt,
@@ -133,6 +134,7 @@ class ManifestForm(forms.ModelForm):
 
 @admin.register(Manifest)
 class ManifestAdmin(
+    FastChangeListRows,
     DomainErrorsAsMessages,
     FilesToChooseAgain,
     BoundedSearch,
