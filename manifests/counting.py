@@ -9,7 +9,8 @@ the queryset's own SQL (`EXPLAIN`, no rows read), flagged as not exact.
 """
 
 import json
-from functools import cached_property
+from dataclasses import dataclass, field
+from math import ceil
 
 from django.conf import settings
 from django.contrib.admin import ModelAdmin
@@ -23,19 +24,43 @@ from django.db.models import QuerySet
 MAX_OFFSET = 2**31 - 1
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What a bounded count found: `count` (None: unknown), whether it is `exact`, and
+    `keys`, the primary keys of the queryset's first rows in its own order (all of them
+    when the count is exact, else `limit + 1`; empty when the queryset has no order)."""
+
+    count: int | None
+    exact: bool
+    keys: list = field(default_factory=list)
+
+
+def probe(queryset: QuerySet, limit: int) -> Probe:
+    """`bounded_count`, keeping the keys it read so that a page among them can be fetched
+    by key instead of running the queryset's filters and ordering a second time."""
+    # Only the key, in the queryset's own order: the probe then walks the index that serves
+    # the page itself (an index-only scan of the first `limit + 1` entries on PostgreSQL),
+    # where an unordered probe lets the planner read the table from its start. Without an
+    # order the keys say nothing about a page: counted only.
+    if not queryset.ordered:
+        counted = queryset.values("pk")[: limit + 1].count()
+        keys = []
+    else:
+        keys = list(queryset.values_list("pk", flat=True)[: limit + 1])
+        counted = len(keys)
+    if counted <= limit:
+        return Probe(counted, True, keys)
+    estimate = planner_estimate(queryset)
+    if estimate is None:
+        return Probe(None, False, keys)
+    return Probe(max(estimate, limit + 1), False, keys)
+
+
 def bounded_count(queryset: QuerySet, limit: int) -> tuple[int | None, bool]:
     """`(count, exact)`: the exact count when it is at most `limit`; past it the planner's
     estimate on PostgreSQL (never below `limit + 1`), or `None` on other databases."""
-    # Only the key, in the queryset's own order: the probe then walks the index that serves
-    # the page itself (an index-only scan of the first `limit + 1` entries on PostgreSQL),
-    # where an unordered probe lets the planner read the table from its start.
-    counted = queryset.values("pk")[: limit + 1].count()
-    if counted <= limit:
-        return counted, True
-    estimate = planner_estimate(queryset)
-    if estimate is None:
-        return None, False
-    return max(estimate, limit + 1), False
+    found = probe(queryset, limit)
+    return found.count, found.exact
 
 
 def has_planner_estimates(alias: str) -> bool:
@@ -76,37 +101,57 @@ class BoundedPage(Page):
 
 
 class BoundedPaginator(Paginator):
-    """A Django paginator whose `count` is `bounded_count`'s (`count_is_estimate` says
-    whether it is exact). With an estimated or unknown count, any page number from 1 is
-    accepted and a page is "last" when no row follows it; a page past the rows, or one
-    starting past MAX_OFFSET rows, is empty (EmptyPage)."""
+    """A Django paginator that never counts past what it reads (`count_is_estimate` says
+    whether `count` is exact):
+
+    - the count is exact when the rows end on the page read (no row follows it), or when
+      they number at most `max(limit, per_page)`, which a probe of that many keys (plus one)
+      tells: a probe runs when `count` is asked before a page (the admin), or when `limit`
+      reaches past the page asked; its keys then serve the page by primary key, so the
+      filters and the search run once;
+    - otherwise it is the planner's estimate (PostgreSQL), never below the rows up to the
+      page read plus one, or None where there is no estimate (SQLite).
+
+    Any page number from 1 is accepted; a page is "last" when no row follows it; a page past
+    the rows, or one starting past MAX_OFFSET rows, is empty (EmptyPage). `orphans` is not
+    supported (DRF and the admin leave it 0).
+    """
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, *, limit):
         super().__init__(object_list, per_page, orphans, allow_empty_first_page)
         self.limit = limit
+        self._found: Probe | None = None
+        self._pages_seen = 0
 
-    @cached_property
-    def _bounded(self) -> tuple[int | None, bool]:
-        return bounded_count(self.object_list, self.limit)
+    def _probe(self) -> Probe:
+        return probe(self.object_list, max(self.limit, self.per_page))
+
+    def _counted(self) -> Probe:
+        if self._found is None:
+            self._found = self._probe()
+        return self._found
 
     @property
     def count_is_estimate(self) -> bool:
-        return not self._bounded[1]
+        return not self._counted().exact
 
-    @cached_property
+    @property
     def count(self) -> int | None:
-        return self._bounded[0]
+        return self._counted().count
 
-    @cached_property
+    @property
     def num_pages(self) -> int:
         """Pages by the (estimated) count, 0 when the count is unknown; once a page is
-        read, at least that page and the next when a row follows it (`page()`), so page
-        controls never end before the page shown (DRF's browsable API asserts it)."""
-        return 0 if self.count is None else super().num_pages
+        read, at least that page and the next when a row follows it, so page controls
+        never end before the page shown (DRF's browsable API asserts it)."""
+        count = self.count
+        if count is None or (count == 0 and not self.allow_empty_first_page):
+            pages = 0
+        else:
+            pages = ceil(max(1, count) / self.per_page)
+        return max(pages, self._pages_seen)
 
     def validate_number(self, number):
-        if not self.count_is_estimate:
-            return super().validate_number(number)
         try:
             if isinstance(number, float) and not number.is_integer():
                 raise ValueError
@@ -120,25 +165,44 @@ class BoundedPaginator(Paginator):
         return number
 
     def page(self, number):
-        if not self.count_is_estimate:
-            return super().page(number)
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        top = bottom + self.per_page
+        found = self._found
+        if found is None and self.limit > top:
+            found = self._counted()  # counting up to the limit reads this page's keys too
+        if found is not None and (top < len(found.keys) or (found.exact and found.keys)):
+            # By key: a primary-key lookup, whatever the filters or the search cost.
+            rows = list(self.object_list.filter(pk__in=found.keys[bottom : top + 1]))
+        else:
+            rows = list(self.object_list[bottom : top + 1])  # one row more: is there a next?
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
-        page = BoundedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)
-        # What the rows show, where the estimate said fewer pages (or nothing).
-        self.num_pages = max(self.num_pages, number + page.has_more)
-        return page
+        has_more = len(rows) > self.per_page
+        rows = rows[: self.per_page]
+        if found is None or not found.exact:
+            # What the page shows: the end of the rows (an exact count), or that more follow.
+            if not has_more:
+                self._found = Probe(bottom + len(rows), True)
+            elif found is None:
+                self._found = self._estimated(at_least=top + 1)
+            elif found.count is not None and found.count <= top:
+                self._found = Probe(top + 1, False, found.keys)
+        self._pages_seen = max(self._pages_seen, number + has_more)
+        return BoundedPage(rows, number, self, has_more=has_more)
+
+    def _estimated(self, *, at_least: int) -> Probe:
+        estimate = planner_estimate(self.object_list)
+        return Probe(None if estimate is None else max(estimate, at_least), False)
 
 
 class AdminPaginator(BoundedPaginator):
-    """The admin changelist's paginator: counts at most VIDPIPE_EXACT_COUNT_LIMIT rows, then
-    takes the planner's estimate (the page says "about N"), never below a page and
-    list_max_show_all rows (so the changelist neither shows all rows nor offers to). The
-    page links need a total, so
-    where the database has no estimate (SQLite) it counts them all."""
+    """The admin changelist's paginator. Django's ChangeList asks for the count before the
+    page: a probe of a page of keys (or of VIDPIPE_EXACT_COUNT_LIMIT, when bigger) tells it
+    exactly when the rows fit, else the planner's estimate (the page says "about N"), never
+    below a page and list_max_show_all rows (so the changelist neither shows all rows nor
+    offers to); the page is then read by key. The page links need a total, so where the
+    database has no estimate (SQLite) it counts them all."""
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
         super().__init__(
@@ -149,15 +213,21 @@ class AdminPaginator(BoundedPaginator):
             limit=settings.VIDPIPE_EXACT_COUNT_LIMIT,
         )
 
-    @cached_property
-    def _bounded(self) -> tuple[int | None, bool]:
+    def _probe(self) -> Probe:
         if not has_planner_estimates(self.object_list.db):
-            return self.object_list.count(), True
-        count, exact = super()._bounded
-        if exact:
-            return count, exact
+            return Probe(self.object_list.count(), True)
+        found = super()._probe()
+        if found.exact:
+            return found
+        return Probe(self._at_least(found.count), False, found.keys)
+
+    def _estimated(self, *, at_least: int) -> Probe:
+        found = super()._estimated(at_least=at_least)
+        return found if found.count is None else Probe(self._at_least(found.count), False)
+
+    def _at_least(self, count: int) -> int:
         # Django's ChangeList renders the whole queryset when the count fits one page, and
-        # offers "Show all" up to list_max_show_all rows: an estimate (as low as the limit
-        # + 1) must allow neither. (Admins using this paginator keep ModelAdmin's default
-        # list_max_show_all; tests/test_pagination.py checks it.)
-        return max(count, self.per_page + 1, ModelAdmin.list_max_show_all + 1), exact
+        # offers "Show all" up to list_max_show_all rows: an estimate must allow neither.
+        # (Admins using this paginator keep ModelAdmin's default list_max_show_all;
+        # tests/test_pagination.py checks it.)
+        return max(count, self.per_page + 1, ModelAdmin.list_max_show_all + 1)

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
 from django.test import RequestFactory
 from django.urls import reverse
@@ -28,9 +29,10 @@ def as_django_renders(monkeypatch, model_admin_class) -> None:
     monkeypatch.setattr(model_admin_class, "get_changelist", admin.ModelAdmin.get_changelist)
 
 
+@pytest.mark.parametrize("query", [{}, {"o": "2"}, {"q": "é", "o": "-2"}], ids=str)
 @pytest.mark.parametrize("model", [Manifest, Asset])
 def test_changelist_page_is_the_one_djangos_code_renders(
-    admin_client, make_manifest, make_asset, monkeypatch, model
+    admin_client, make_manifest, make_asset, monkeypatch, model, query
 ):
     for name in AWKWARD_NAMES:
         manifest = make_manifest(name, tags=["hero"])
@@ -39,13 +41,17 @@ def test_changelist_page_is_the_one_djangos_code_renders(
     model_admin_class = type(admin.site._registry[model])
     assert issubclass(model_admin_class, FastChangeListRows)
 
-    ours = admin_client.get(url, {"o": "2"})
+    ours = admin_client.get(url, query)
     as_django_renders(monkeypatch, model_admin_class)
-    djangos = admin_client.get(url, {"o": "2"})
+    djangos = admin_client.get(url, query)
 
     assert ours.status_code == djangos.status_code == 200
-    assert len(ours.context["cl"].result_list) == len(AWKWARD_NAMES)
+    shown = [name for name in AWKWARD_NAMES if query.get("q", "").lower() in name.lower()]
+    assert len(ours.context["cl"].result_list) == len(shown)
     assert 'class="action-select"' in ours.content.decode()
+    # Row links carry the search, filters and order back (preserved filters).
+    if query:
+        assert ours.content.decode().count("_changelist_filters=") >= 3
     assert without_csrf(ours.content) == without_csrf(djangos.content)
 
 
@@ -61,13 +67,27 @@ def test_action_checkbox_is_djangos_for_every_name(make_manifest):
 @pytest.mark.parametrize(
     "key", ["3f1c2a9e-0000-4000-8000-000000000001", "a b/c_d%e?f#g&h", "ümlaut:@!*()'", "_5F"]
 )
-def test_row_link_is_the_one_reverse_gives(admin_user, key):
-    # Keys with characters the admin and reverse() each quote: the same link either way.
-    request = RequestFactory().get("/admin/manifests/manifest/")
+@pytest.mark.parametrize("query", [{}, {"q": "hero & co", "category__exact": "STYLES"}], ids=str)
+def test_row_link_is_the_one_django_builds(admin_user, key, query):
+    # Keys with characters the admin and reverse() each quote, with and without filters to
+    # carry: the same link as reverse() then add_preserved_filters give.
+    request = RequestFactory().get("/admin/manifests/manifest/", query)
     request.user = admin_user
     model_admin = admin.site._registry[Manifest]
     changelist = model_admin.get_changelist_instance(request)
     assert isinstance(changelist, ChangeListRowLinks)
     row = SimpleNamespace(id=key)
 
-    assert changelist.url_for_result(row) == ChangeList.url_for_result(changelist, row)
+    djangos = add_preserved_filters(
+        {"preserved_filters": model_admin.get_preserved_filters(request), "opts": Manifest._meta},
+        ChangeList.url_for_result(changelist, row),
+    )
+    assert changelist.url_for_result(row) == djangos
+    # What Django's items_for_result then does to it changes nothing.
+    assert (
+        add_preserved_filters(
+            {"preserved_filters": changelist.preserved_filters, "opts": Manifest._meta},
+            changelist.url_for_result(row),
+        )
+        == djangos
+    )

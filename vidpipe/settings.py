@@ -443,11 +443,13 @@ VIDPIPE_THROTTLE_RATES = {
     "user": os.environ.get("VIDPIPE_THROTTLE_USER", "1200/minute") or None,
 }
 
-# `?count=estimate` on the manifest and asset lists, and the admin changelists: counts are
-# exact up to this many rows (counting at most this many, whatever the table's size); past
-# it, PostgreSQL's planner estimate (README "Pagination at scale"). 1,000: about a
-# millisecond of counting on PostgreSQL, as much as a whole library of 1,000 costs.
-VIDPIPE_EXACT_COUNT_LIMIT = env_int("VIDPIPE_EXACT_COUNT_LIMIT", 1_000)
+# `?count=estimate` on the manifest and asset lists, and the admin changelists: a count is
+# exact when the rows end on the page read, or when they number at most a page or this many
+# (a probe reads that many keys, plus one); past that, PostgreSQL's planner estimate (README
+# "Pagination at scale"). 0, the default: a page, which costs nothing more than the page.
+# Counting further is paid on every page: reading 1,000 keys of a search that matches 2 %
+# of 100,000 manifests took 13 ms on PostgreSQL, where its whole page took 10.
+VIDPIPE_EXACT_COUNT_LIMIT = env_int("VIDPIPE_EXACT_COUNT_LIMIT", 0)
 if VIDPIPE_EXACT_COUNT_LIMIT < 0:
     raise ImproperlyConfigured("VIDPIPE_EXACT_COUNT_LIMIT must be 0 or more.")
 

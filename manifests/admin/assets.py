@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from manifests import search, services
 from manifests.admin.common import (
     FORM_PREVIEW_PX,
+    LIST_PER_PAGE,
     LIST_PREVIEW_PX,
     BoundedSearch,
     DomainErrorsAsMessages,
@@ -227,6 +228,7 @@ class AssetAdmin(
     # A million assets: no second count of the whole table, and a bounded first one.
     show_full_result_count = False
     paginator = AdminPaginator
+    list_per_page = LIST_PER_PAGE
     autocomplete_fields = ["manifest"]
     readonly_fields = ["manifest_tag", "large_preview", "image_details", "created_at", "updated_at"]
 

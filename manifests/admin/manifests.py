@@ -26,6 +26,7 @@ from manifests.admin.bulk import ManifestBulkUploadMixin
 from manifests.admin.bundles import ManifestBundlesMixin
 from manifests.admin.common import (
     FORM_PREVIEW_PX,
+    LIST_PER_PAGE,
     LIST_PREVIEW_PX,
     BoundedSearch,
     DomainErrorsAsMessages,
@@ -163,7 +164,9 @@ class ManifestAdmin(
     date_hierarchy = "updated_at"
     # The total would count deleted rows too, with one more query on a big table.
     show_full_result_count = False
-    # Exact up to VIDPIPE_EXACT_COUNT_LIMIT rows, then the planner's estimate ("about N").
+    list_per_page = LIST_PER_PAGE
+    # Exact when the rows fit a page (or VIDPIPE_EXACT_COUNT_LIMIT), else the planner's
+    # estimate ("about N").
     paginator = AdminPaginator
     readonly_fields = [
         "thumbnail_preview",
