@@ -96,12 +96,18 @@ class SignedURLStorage(FileSystemStorage):
     """Local disk whose URLs are signed and expire (plain with VIDPIPE_PUBLIC_MEDIA)."""
 
     def url(self, name: str | None) -> str:
-        url = self._plain_url(name)
         # This storage is local disk: only VIDPIPE_PUBLIC_MEDIA decides (media_urls_expire
         # would first ask which storage is in use, for every URL of an answer).
-        if settings.VIDPIPE_PUBLIC_MEDIA:
-            return url
-        return f"{url}?{signed_query(media_path(name))}"
+        if settings.VIDPIPE_PUBLIC_MEDIA or name is None:
+            return self._plain_url(name)
+        return _signed_url(
+            self,
+            self.base_url,
+            name,
+            url_expiry(),
+            settings.SECRET_KEY,
+            tuple(settings.SECRET_KEY_FALLBACKS),
+        )
 
     def _plain_url(self, name: str | None) -> str:
         """FileSystemStorage.url: urljoin(base_url, the quoted name), joined by hand where
@@ -114,6 +120,23 @@ class SignedURLStorage(FileSystemStorage):
         if relative and "//" not in relative and "/." not in f"/{relative}":
             return self.base_url + relative
         return urljoin(self.base_url, relative)
+
+
+# A memo of a pure function, never stale: the URL of a name is the same for every request
+# of a URL window (the expiry is in the key, and so are the base URL and the keys that
+# sign), so the files of the pages read most are joined, quoted and signed once per window
+# and process, not once per answer. The storage itself is only used on a miss (its
+# `_plain_url` depends on nothing but `base_url`). 8,192 entries of ~250 bytes at most.
+@lru_cache(maxsize=8192)
+def _signed_url(
+    storage: SignedURLStorage,
+    base_url: str | None,
+    name: str,
+    expires: int,
+    secret_key: str,
+    fallbacks: tuple[str, ...],
+) -> str:
+    return f"{storage._plain_url(name)}?{signed_query(media_path(name), expires)}"
 
 
 def media_urls_expire() -> bool:

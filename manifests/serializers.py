@@ -1,6 +1,7 @@
 """The shape of the API. Rules live in `manifests.services`; these only check shapes."""
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 
 from django.utils.encoding import iri_to_uri
 from drf_spectacular.utils import extend_schema_field
@@ -65,6 +66,11 @@ class FileURLField(serializers.Field):
         return model._meta.get_field(self.source).storage
 
 
+# iri_to_uri is pure; an answer's file URLs repeat from one answer to the next within a URL
+# window (manifests.media_urls), so each is quoted once per window and process.
+_quoted = lru_cache(maxsize=8192)(iri_to_uri)
+
+
 def absolute_url_builder(request) -> Callable[[str], str]:
     """`request.build_absolute_uri` for many URLs: a path from the root is the request's
     (quoted) scheme and host followed by the quoted path, which is what Django builds."""
@@ -74,7 +80,7 @@ def absolute_url_builder(request) -> Callable[[str], str]:
 
     def absolute(url: str) -> str:
         if url.startswith("/") and not url.startswith("//") and "/." not in url:
-            return origin + iri_to_uri(url)
+            return origin + _quoted(url)
         return request.build_absolute_uri(url)
 
     return absolute

@@ -94,6 +94,27 @@ def test_a_url_lives_its_lifetime_rounded_up_to_a_window_and_is_the_same_within_
     assert sorted(set(expiries)) == [start + 3600 + n * window for n in range(3)]
 
 
+def test_a_files_url_follows_the_signing_key_the_media_url_and_the_lifetime(hero, settings):
+    # URLs are memoised per process (a pure function of these): a change of any of them
+    # gives the URL a fresh computation gives, never a remembered one.
+    name = hero.reference_image.name
+    first = hero.reference_image.url
+    assert hero.reference_image.url == first  # the same within a window
+
+    settings.SECRET_KEY = "another-key-" + "x" * 50
+    rotated, rotated_query = hero.reference_image.url, signed_query(name)
+    settings.MEDIA_URL = "/files/"
+    moved = hero.reference_image.url
+    settings.VIDPIPE_MEDIA_URL_SECONDS = 60
+    shorter, shorter_query = hero.reference_image.url, signed_query(name)
+
+    assert query_of(rotated)["signature"] != query_of(first)["signature"]
+    assert rotated == f"/media/{name}?{rotated_query}"
+    assert moved == f"/files/{name}?{rotated_query}"
+    assert int(query_of(shorter)["expires"]) < int(query_of(moved)["expires"])
+    assert shorter == f"/files/{name}?{shorter_query}"
+
+
 def test_an_expired_url_is_refused(anonymous, hero, settings):
     name = hero.reference_image.name
     just_expired = int(time.time()) - 1  # signed as it was an hour and a second ago
