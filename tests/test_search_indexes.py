@@ -232,3 +232,24 @@ def test_the_migrations_label_function_joins_with_the_search_modules_separator(d
         cursor.execute("""SELECT vidpipe_label_text('["a", 1, "b", null, "c"]'::jsonb)""")
         (joined,) = cursor.fetchone()
     assert joined == LABEL_SEPARATOR.join(["a", "b", "c"])
+
+
+def test_searched_expressions_keep_a_finer_histogram(db):
+    # Migration 0008: the planner guesses how many rows a search matches from these
+    # histograms, and picks its plan by that guess (walk the order's index, or collect the
+    # matches): 1,000 entries instead of 100 keep the guess within about a factor of 2.
+    statistics = importlib.import_module("manifests.migrations.0008_search_statistics")
+    indexes = [name for names in statistics.SEARCHED_INDEXES.values() for name in names]
+    trigram = [
+        name for name, _table, expression in migration.POSTGRESQL_INDEXES if "trgm" in expression
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, a.attstattarget FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = ANY(%s) AND a.attnum = 1",
+            [indexes],
+        )
+        targets = dict(cursor.fetchall())
+
+    assert sorted(indexes) == sorted(trigram)  # every trigram index of 0006, none other
+    assert targets == {name: statistics.STATISTICS_TARGET for name in indexes}
