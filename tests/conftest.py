@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from manifests import services
+from manifests.counting import forget_estimates
 from tests import object_storage
 from tests.object_storage import S3_PASS
 
@@ -24,8 +25,10 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
-    """Rate-limit counters live in the cache; each test starts with none."""
+    """Rate-limit counters live in the cache, planner estimates in the process (a kept one
+    would be of another test's rows); each test starts with none."""
     cache.clear()
+    forget_estimates()
 
 
 @pytest.fixture(scope="session")

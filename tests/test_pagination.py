@@ -3,6 +3,7 @@ walk (`?pagination=cursor`) of manifests and assets."""
 
 import base64
 import json
+import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from manifests import services
-from manifests.counting import AdminPaginator, bounded_count
+from manifests.counting import AdminPaginator, bounded_count, planner_estimate
 from manifests.models import Asset, Manifest
 from tests.admin_forms import MANIFEST_CHANGELIST
 
@@ -93,13 +94,34 @@ def test_bounded_count_past_the_limit_is_the_planners_estimate(db):
     bulk_manifests(300)
     analyze("manifests_manifest")
 
-    count, exact = bounded_count(Manifest.objects.all(), 10)
+    with CaptureQueriesContext(connection) as queries:
+        count, exact = bounded_count(Manifest.objects.all(), 10)
 
     assert not exact
     assert 200 <= count <= 400  # the planner's figure after ANALYZE, not a count
-    with CaptureQueriesContext(connection) as queries:
-        bounded_count(Manifest.objects.all(), 10)
     assert queries.captured_queries[1]["sql"].startswith("EXPLAIN (FORMAT JSON) SELECT")
+
+
+@ON_POSTGRES
+def test_an_estimate_is_kept_for_its_seconds_per_query(db, settings):
+    settings.VIDPIPE_COUNT_ESTIMATE_SECONDS = 1
+    bulk_manifests(300)
+    analyze("manifests_manifest")
+    styles = Manifest.objects.filter(category="STYLES")
+
+    def explains(queryset) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            planner_estimate(queryset)
+        return sum(q["sql"].startswith("EXPLAIN") for q in queries.captured_queries)
+
+    assert (explains(Manifest.objects.all()), explains(Manifest.objects.all())) == (1, 0)
+    assert explains(styles) == 1  # another query: its own estimate
+    analyze("manifests_manifest")
+    assert explains(Manifest.objects.all()) == 0  # kept, whatever ANALYZE did meanwhile
+    time.sleep(1.05)
+    assert explains(Manifest.objects.all()) == 1
+    settings.VIDPIPE_COUNT_ESTIMATE_SECONDS = 0
+    assert (explains(styles), explains(styles)) == (1, 1)
 
 
 @ON_POSTGRES
@@ -186,7 +208,8 @@ def test_count_estimate_by_default_is_exact_when_the_rows_end_on_the_page(api, d
     assert [row["name"] for row in last["results"]] == ["M0000"]
 
 
-def test_count_estimate_by_default_reads_the_page_once_and_counts_nothing(api, db):
+def test_count_estimate_by_default_reads_the_page_once_and_counts_nothing(api, settings, db):
+    settings.VIDPIPE_COUNT_ESTIMATE_SECONDS = 0  # the estimate's EXPLAIN on every request
     bulk_manifests(7)
     url = "/api/manifests?count=estimate&page_size=3&search=M000"
     api.get(url)  # the token's user is cached by then

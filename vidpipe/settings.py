@@ -452,6 +452,12 @@ VIDPIPE_THROTTLE_RATES = {
 VIDPIPE_EXACT_COUNT_LIMIT = env_int("VIDPIPE_EXACT_COUNT_LIMIT", 0)
 if VIDPIPE_EXACT_COUNT_LIMIT < 0:
     raise ImproperlyConfigured("VIDPIPE_EXACT_COUNT_LIMIT must be 0 or more.")
+# Seconds a process keeps the planner's estimate of a query's rows (manifests.counting):
+# statistics change only with ANALYZE, so an estimate a few seconds old is as good as a new
+# one, and the pages read most skip planning their query twice. 0: asked every time.
+VIDPIPE_COUNT_ESTIMATE_SECONDS = env_int("VIDPIPE_COUNT_ESTIMATE_SECONDS", 10)
+if VIDPIPE_COUNT_ESTIMATE_SECONDS < 0:
+    raise ImproperlyConfigured("VIDPIPE_COUNT_ESTIMATE_SECONDS must be 0 or more.")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "vidpipe manifests API",
