@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from math import ceil
 
 from django.conf import settings
-from django.contrib.admin import ModelAdmin
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -76,7 +75,8 @@ def has_planner_estimates(alias: str) -> bool:
 # An estimate follows the table's statistics, which only ANALYZE (autovacuum: after a tenth
 # of the table changed) renews; keeping one VIDPIPE_COUNT_ESTIMATE_SECONDS spares the pages
 # read most (a list's first page, the pages of one search) the planning of their query a
-# second time, about a millisecond for a search. At most ESTIMATES_KEPT, the oldest dropped.
+# second time, about a millisecond for a search. At most ESTIMATES_KEPT, the least recently
+# used dropped first.
 ESTIMATES_KEPT = 1024
 _estimates: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
 _estimates_lock = threading.Lock()
@@ -103,8 +103,9 @@ def planner_estimate(queryset: QuerySet) -> int | None:
     if seconds:
         with _estimates_lock:
             kept = _estimates.get(key)
-        if kept is not None and kept[0] > now:
-            return kept[1]
+            if kept is not None and kept[0] > now:
+                _estimates.move_to_end(key)
+                return kept[1]
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         (plan,) = cursor.fetchone()
@@ -158,8 +159,13 @@ class BoundedPaginator(Paginator):
         self._found: Probe | None = None
         self._pages_seen = 0
 
+    @property
+    def probe_size(self) -> int:
+        """How many rows a probe counts exactly: a page, or the limit when bigger."""
+        return max(self.limit, self.per_page)
+
     def _probe(self) -> Probe:
-        return probe(self.object_list, max(self.limit, self.per_page))
+        return probe(self.object_list, self.probe_size)
 
     def _counted(self) -> Probe:
         if self._found is None:
@@ -203,19 +209,22 @@ class BoundedPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
+        counted_first = self._found is not None
         found = self._found
         if found is None and self.limit > top:
             found = self._counted()  # counting up to the limit reads this page's keys too
         if found is not None and (top < len(found.keys) or (found.exact and found.keys)):
-            # By key: a primary-key lookup, whatever the filters or the search cost.
-            rows = list(self.object_list.filter(pk__in=found.keys[bottom : top + 1]))
+            # By key: a primary-key lookup, whatever the filters or the search cost. Whether
+            # a row follows is the probe's to say (a row deleted since must not end the list).
+            rows = list(self.object_list.filter(pk__in=found.keys[bottom:top]))
+            has_more = len(found.keys) > top
         else:
             rows = list(self.object_list[bottom : top + 1])  # one row more: is there a next?
+            has_more = len(rows) > self.per_page
+            rows = rows[: self.per_page]
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
-        has_more = len(rows) > self.per_page
-        rows = rows[: self.per_page]
-        if found is None or not found.exact:
+        if not counted_first and (found is None or not found.exact):
             # What the page shows: the end of the rows (an exact count), or that more follow.
             if not has_more:
                 self._found = Probe(bottom + len(rows), True)
@@ -233,11 +242,15 @@ class BoundedPaginator(Paginator):
 
 class AdminPaginator(BoundedPaginator):
     """The admin changelist's paginator. Django's ChangeList asks for the count before the
-    page: a probe of a page of keys (or of VIDPIPE_EXACT_COUNT_LIMIT, when bigger) tells it
-    exactly when the rows fit, else the planner's estimate (the page says "about N"), never
-    below a page and list_max_show_all rows (so the changelist neither shows all rows nor
-    offers to); the page is then read by key. The page links need a total, so where the
-    database has no estimate (SQLite) it counts them all."""
+    page: a probe of a page of keys plus one (or of VIDPIPE_EXACT_COUNT_LIMIT, when
+    bigger) tells it exactly when the rows fit; past that, the planner's estimate (the
+    page says "about N"), never below the rows the probe saw, so that the changelist pages
+    them (it renders the whole queryset when the count fits one page). The first page is
+    then read by key. The count read first is the one shown: a page read later does not
+    change it (Django keeps it as `result_count`). With an estimate, the changelist must
+    neither offer nor honour "Show all" (an estimate may be far below the rows):
+    `manifests.admin.common.BoundedChangeList` sees to it. The page links need a total, so
+    where the database has no estimate (SQLite) it counts them all."""
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
         super().__init__(
@@ -254,15 +267,4 @@ class AdminPaginator(BoundedPaginator):
         found = super()._probe()
         if found.exact:
             return found
-        return Probe(self._at_least(found.count), False, found.keys)
-
-    def _estimated(self, *, at_least: int) -> Probe:
-        found = super()._estimated(at_least=at_least)
-        return found if found.count is None else Probe(self._at_least(found.count), False)
-
-    def _at_least(self, count: int) -> int:
-        # Django's ChangeList renders the whole queryset when the count fits one page, and
-        # offers "Show all" up to list_max_show_all rows: an estimate must allow neither.
-        # (Admins using this paginator keep ModelAdmin's default list_max_show_all;
-        # tests/test_pagination.py checks it.)
-        return max(count, self.per_page + 1, ModelAdmin.list_max_show_all + 1)
+        return Probe(max(found.count, len(found.keys)), False, found.keys)

@@ -98,10 +98,11 @@ class SignedURLStorage(FileSystemStorage):
     def url(self, name: str | None) -> str:
         # This storage is local disk: only VIDPIPE_PUBLIC_MEDIA decides (media_urls_expire
         # would first ask which storage is in use, for every URL of an answer).
-        if settings.VIDPIPE_PUBLIC_MEDIA or name is None:
-            return self._plain_url(name)
+        if name is None or self.base_url is None:
+            return super().url(name)
+        if settings.VIDPIPE_PUBLIC_MEDIA:
+            return _joined(self.base_url, name)
         return _signed_url(
-            self,
             self.base_url,
             name,
             url_expiry(),
@@ -109,34 +110,27 @@ class SignedURLStorage(FileSystemStorage):
             tuple(settings.SECRET_KEY_FALLBACKS),
         )
 
-    def _plain_url(self, name: str | None) -> str:
-        """FileSystemStorage.url: urljoin(base_url, the quoted name), joined by hand where
-        urljoin would only concatenate (no empty or dot segment for it to fold), since an
-        answer builds a URL per file and urljoin costs more than the signature."""
-        relative = filepath_to_uri(name)
-        if relative is None or self.base_url is None:
-            return super().url(name)
-        relative = relative.lstrip("/")
-        if relative and "//" not in relative and "/." not in f"/{relative}":
-            return self.base_url + relative
-        return urljoin(self.base_url, relative)
+
+def _joined(base_url: str, name: str) -> str:
+    """FileSystemStorage.url: urljoin(base_url, the quoted name), joined by hand where
+    urljoin would only concatenate (no empty or dot segment for it to fold), since an
+    answer builds a URL per file and urljoin costs more than the signature."""
+    relative = filepath_to_uri(name).lstrip("/")
+    if relative and "//" not in relative and "/." not in f"/{relative}":
+        return base_url + relative
+    return urljoin(base_url, relative)
 
 
 # A memo of a pure function, never stale: the URL of a name is the same for every request
 # of a URL window (the expiry is in the key, and so are the base URL and the keys that
 # sign), so the files of the pages read most are joined, quoted and signed once per window
-# and process, not once per answer. The storage itself is only used on a miss (its
-# `_plain_url` depends on nothing but `base_url`). 8,192 entries of ~250 bytes at most.
+# and process, not once per answer. 8,192 entries of ~250 bytes at most.
 @lru_cache(maxsize=8192)
 def _signed_url(
-    storage: SignedURLStorage,
-    base_url: str | None,
-    name: str,
-    expires: int,
-    secret_key: str,
-    fallbacks: tuple[str, ...],
+    base_url: str, name: str, expires: int, secret_key: str, fallbacks: tuple[str, ...]
 ) -> str:
-    return f"{storage._plain_url(name)}?{signed_query(media_path(name), expires)}"
+    signature = _signature(secret_key, fallbacks, f"{expires}/{media_path(name)}")
+    return f"{_joined(base_url, name)}?expires={expires}&signature={signature}"
 
 
 def media_urls_expire() -> bool:

@@ -67,8 +67,9 @@ CURSOR_KEY = ("created_at", "id")
 class LibraryPagination(StandardPagination):
     """The manifest and asset lists: StandardPagination, plus two opt-ins for big libraries.
 
-    - `?count=estimate`: the count is exact up to VIDPIPE_EXACT_COUNT_LIMIT rows and
-      estimated past it (`manifests.counting`); the body says which in `count_is_estimate`.
+    - `?count=estimate`: nothing is counted past the page read: the count is exact when
+      the rows end on it (or number at most VIDPIPE_EXACT_COUNT_LIMIT), else estimated
+      (`manifests.counting`); the body says which in `count_is_estimate`.
     - `?pagination=cursor` (or any `?cursor=`): a keyset walk over CURSOR_KEY
       (`created_at`, then `id` to break ties), `{next, previous, results}` without a count;
       each page costs the same however deep it is.
@@ -143,8 +144,9 @@ class LibraryPagination(StandardPagination):
         page["title"] = "Page"
         page["properties"]["count"]["nullable"] = True
         page["properties"]["count"]["description"] = (
-            "Rows matching. With count=estimate past VIDPIPE_EXACT_COUNT_LIMIT: PostgreSQL's "
-            "planner estimate, or null on SQLite (follow `next`)."
+            "Rows matching. With count=estimate, exact when the rows end on this page (or "
+            "number at most VIDPIPE_EXACT_COUNT_LIMIT); otherwise PostgreSQL's planner "
+            "estimate, or null on SQLite (follow `next`)."
         )
         page["properties"] = {
             "count": page["properties"].pop("count"),
@@ -174,8 +176,9 @@ class LibraryPagination(StandardPagination):
                 "name": "count",
                 "required": False,
                 "in": "query",
-                "description": "`estimate`: count exactly up to VIDPIPE_EXACT_COUNT_LIMIT rows "
-                "and estimate past them (`count_is_estimate` in the body). Default `exact`.",
+                "description": "`estimate`: count nothing past the page read: exact when the "
+                "rows end on it (or number at most VIDPIPE_EXACT_COUNT_LIMIT), else the "
+                "planner's estimate (`count_is_estimate` in the body). Default `exact`.",
                 "schema": {"type": "string", "enum": list(COUNT_MODES)},
             },
             {

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
 from django.test import RequestFactory
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from manifests.admin.common import ChangeListRowLinks, FastChangeListRows
 from manifests.models import Asset, Manifest
@@ -29,7 +29,9 @@ def as_django_renders(monkeypatch, model_admin_class) -> None:
     monkeypatch.setattr(model_admin_class, "get_changelist", admin.ModelAdmin.get_changelist)
 
 
-@pytest.mark.parametrize("query", [{}, {"o": "2"}, {"q": "é", "o": "-2"}], ids=str)
+@pytest.mark.parametrize(
+    "query", [{}, {"o": "2"}, {"q": "é", "o": "-2"}, {"_popup": "1", "q": "é"}], ids=str
+)
 @pytest.mark.parametrize("model", [Manifest, Asset])
 def test_changelist_page_is_the_one_djangos_code_renders(
     admin_client, make_manifest, make_asset, monkeypatch, model, query
@@ -48,7 +50,8 @@ def test_changelist_page_is_the_one_djangos_code_renders(
     assert ours.status_code == djangos.status_code == 200
     shown = [name for name in AWKWARD_NAMES if query.get("q", "").lower() in name.lower()]
     assert len(ours.context["cl"].result_list) == len(shown)
-    assert 'class="action-select"' in ours.content.decode()
+    # A popup (choosing a manifest for a form) has no actions, so no checkboxes.
+    assert ('class="action-select"' in ours.content.decode()) is ("_popup" not in query)
     # Row links carry the search, filters and order back (preserved filters).
     if query:
         assert ours.content.decode().count("_changelist_filters=") >= 3
@@ -73,11 +76,14 @@ def test_row_link_is_the_one_django_builds(admin_user, key, query):
     # carry: the same link as reverse() then add_preserved_filters give.
     request = RequestFactory().get("/admin/manifests/manifest/", query)
     request.user = admin_user
+    request.resolver_match = resolve(request.path)  # as the admin's URLs set it
     model_admin = admin.site._registry[Manifest]
     changelist = model_admin.get_changelist_instance(request)
     assert isinstance(changelist, ChangeListRowLinks)
     row = SimpleNamespace(id=key)
 
+    if query:
+        assert changelist.row_filters  # the filters the links must carry back
     djangos = add_preserved_filters(
         {"preserved_filters": model_admin.get_preserved_filters(request), "opts": Manifest._meta},
         ChangeList.url_for_result(changelist, row),

@@ -9,14 +9,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from django.contrib.admin import ModelAdmin, site
+from django.contrib.admin import site
 from django.db import connection
 from django.db.models.functions import Length
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from manifests import services
-from manifests.counting import AdminPaginator, bounded_count, planner_estimate
+from manifests.admin.common import BoundedChangeList
+from manifests.counting import (
+    AdminPaginator,
+    BoundedPaginator,
+    bounded_count,
+    planner_estimate,
+)
 from manifests.models import Asset, Manifest
 from tests.admin_forms import MANIFEST_CHANGELIST
 
@@ -535,6 +541,11 @@ def test_admin_changelist_pages_with_a_bounded_count(curator, settings, db):
     if connection.vendor == "postgresql":  # the planner's estimate, said to be one
         assert paginator.count_is_estimate and paginator.count > 50
         assert f"about {paginator.count} manifests" in text
+        # The last page says the same: the count the changelist read first.
+        last = third.context["cl"]
+        assert last.paginator.count_is_estimate and last.paginator.count == last.result_count
+        last_text = third.html.select_one("p.paginator").get_text(" ", strip=True)
+        assert f"about {last.result_count} manifests" in last_text
     else:  # no estimate: the admin counts them all
         assert not paginator.count_is_estimate
         assert "130 manifests" in text and "about" not in text
@@ -557,12 +568,28 @@ def test_admin_changelist_never_shows_all_rows_by_an_estimate(curator, settings,
     assert len(page.click(href=r"p=2").context["cl"].result_list) == 50
 
 
-def test_admins_with_a_bounded_count_keep_the_default_show_all_maximum():
-    # AdminPaginator floors an estimate at ModelAdmin.list_max_show_all + 1 rows.
+def test_every_admin_with_a_bounded_count_shows_it_with_the_bounded_changelist(rf, admin_user):
+    # AdminPaginator's estimate may be far below the rows: BoundedChangeList keeps "Show
+    # all" from rendering them (test_admin_changelist_never_shows_all_rows_by_an_estimate).
     bounded = [a for a in site._registry.values() if a.paginator is AdminPaginator]
+    request = rf.get("/")
+    request.user = admin_user
 
-    assert len(bounded) >= 4
-    assert all(a.list_max_show_all == ModelAdmin.list_max_show_all for a in bounded)
+    assert len(bounded) >= 5
+    assert all(issubclass(a.get_changelist(request), BoundedChangeList) for a in bounded)
+    assert all(a.show_full_result_count is False for a in bounded)
+
+
+def test_a_page_read_by_key_keeps_its_next_when_a_row_went_meanwhile(db):
+    made = bulk_manifests(12)
+    paginator = BoundedPaginator(Manifest.objects.order_by("name"), 5, limit=20)
+    assert (paginator.count, paginator.count_is_estimate) == (12, False)  # the probe's keys
+    Manifest.all_objects.filter(pk=made[2].pk).hard_delete()
+
+    page = paginator.page(1)
+
+    assert [m.name for m in page] == ["M0000", "M0001", "M0003", "M0004"]
+    assert page.has_next() and paginator.count == 12  # as the probe saw the rows
 
 
 def test_admin_changelist_count_is_exact_below_the_limit(curator, db):

@@ -23,7 +23,6 @@ from manifests.admin.common import (
     asset_preview,
     save_asset_form,
 )
-from manifests.counting import AdminPaginator
 from manifests.models import Asset
 
 
@@ -225,9 +224,6 @@ class AssetAdmin(
     list_select_related = ["manifest"]
     search_fields = search.search_fields(Asset)
     search_help_text = "Name, tag, description or user tag."
-    # A million assets: no second count of the whole table, and a bounded first one.
-    show_full_result_count = False
-    paginator = AdminPaginator
     list_per_page = LIST_PER_PAGE
     autocomplete_fields = ["manifest"]
     readonly_fields = ["manifest_tag", "large_preview", "image_details", "created_at", "updated_at"]

@@ -9,10 +9,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import quote as admin_quote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.paginator import InvalidPage
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from django.http import HttpResponseRedirect
@@ -23,6 +25,7 @@ from django.utils.text import smart_split
 from django.utils.translation import gettext as _
 
 from manifests import search, services
+from manifests.counting import AdminPaginator
 from manifests.exceptions import (
     InvalidImage,
     ManifestError,
@@ -248,7 +251,38 @@ class BoundedSearch:
         return super().get_search_results(request, queryset, " ".join(kept))
 
 
-class ChangeListRowLinks(ChangeList):
+class BoundedChangeList(ChangeList):
+    """Django's ChangeList for a paginator whose count may be an estimate (AdminPaginator):
+    with an estimate, "Show all" is neither offered nor honoured, since the estimate may be
+    far below the rows (a `?all=` URL gets the page it names instead of every row)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        if getattr(self.paginator, "count_is_estimate", False):
+            self.can_show_all = False
+            if self.show_all:
+                # Django took the whole queryset (not read yet) for an estimate within
+                # list_max_show_all: the page, as without `all`.
+                self.show_all = False
+                try:
+                    self.result_list = self.paginator.page(self.page_num).object_list
+                except InvalidPage as error:
+                    raise IncorrectLookupParameters from error
+
+
+class BoundedCounts:
+    """ModelAdmin mixin for the changelists of big tables: counts bounded by
+    AdminPaginator (manifests.counting), shown by BoundedChangeList."""
+
+    paginator = AdminPaginator
+    # The total would count every row again, unfiltered: one more query on a big table.
+    show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
+
+
+class ChangeListRowLinks(BoundedChangeList):
     """Django's ChangeList, with each row's link built once per page: a page of 100 rows
     with two link columns otherwise resolves the change URL 200 times, and, while a search
     or a filter is on, resolves the link again 200 times to add it (`add_preserved_filters`,
@@ -285,7 +319,7 @@ class ChangeListRowLinks(ChangeList):
         return f"{prefix}{url_quote(key, safe=RFC3986_SUBDELIMS + '/~:@')}{suffix}"
 
 
-class FastChangeListRows:
+class FastChangeListRows(BoundedCounts):
     """ModelAdmin mixin for the changelists that show a big table (manifests, assets): the
     same HTML as Django's, rendered for less per row.
 

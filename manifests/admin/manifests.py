@@ -40,7 +40,6 @@ from manifests.admin.common import (
 from manifests.admin.filters import DeletedFilter, TagFilter
 from manifests.admin.manifest_actions import ManifestActionsMixin
 from manifests.admin.versions import ManifestVersionsMixin
-from manifests.counting import AdminPaginator
 from manifests.exceptions import VersionConflict
 from manifests.models import Asset, Manifest
 
@@ -162,12 +161,7 @@ class ManifestAdmin(
     search_fields = search.search_fields(Manifest)
     search_help_text = "Name, description or tag."
     date_hierarchy = "updated_at"
-    # The total would count deleted rows too, with one more query on a big table.
-    show_full_result_count = False
     list_per_page = LIST_PER_PAGE
-    # Exact when the rows fit a page (or VIDPIPE_EXACT_COUNT_LIMIT), else the planner's
-    # estimate ("about N").
-    paginator = AdminPaginator
     readonly_fields = [
         "thumbnail_preview",
         "contact_sheet_preview",

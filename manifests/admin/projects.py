@@ -4,19 +4,18 @@ the pinned version and its upgrade are in `manifests.admin.upgrades`."""
 from django.contrib import admin
 
 from manifests import services
-from manifests.admin.common import BoundedSearch, DomainErrorsAsMessages, adopt
+from manifests.admin.common import BoundedCounts, BoundedSearch, DomainErrorsAsMessages, adopt
 from manifests.admin.upgrades import ProjectUpgradesMixin
-from manifests.counting import AdminPaginator
 from manifests.models import Project
 
 
 @admin.register(Project)
-class ProjectAdmin(DomainErrorsAsMessages, BoundedSearch, ProjectUpgradesMixin, admin.ModelAdmin):
+class ProjectAdmin(
+    BoundedCounts, DomainErrorsAsMessages, BoundedSearch, ProjectUpgradesMixin, admin.ModelAdmin
+):
     list_display = ["name", "manifest", "manifest_version", "created_at"]
     list_select_related = ["manifest"]
     search_fields = ["name", "manifest__name"]
-    show_full_result_count = False
-    paginator = AdminPaginator
     date_hierarchy = "created_at"
     # The autocomplete offers live manifests only (see ManifestAdmin.get_queryset).
     autocomplete_fields = ["manifest"]

@@ -10,8 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from manifests import outbound, services
-from manifests.admin.common import DomainErrorsAsMessages, adopt
-from manifests.counting import AdminPaginator
+from manifests.admin.common import BoundedCounts, DomainErrorsAsMessages, adopt
 from manifests.models import DeliveryAttempt, Event, WebhookDelivery, WebhookSubscription
 from manifests.services.events import FEED_TYPES
 
@@ -148,8 +147,9 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+# BoundedCounts: one row per event and subscription, the biggest table in time.
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(BoundedCounts, admin.ModelAdmin):
     list_display = [
         "webhook_id",
         "subscription",
@@ -162,9 +162,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_filter = ["status", "subscription"]
     list_select_related = ["subscription", "event"]
     search_fields = ["webhook_id"]
-    # One row per event and subscription: the biggest table in time.
-    show_full_result_count = False
-    paginator = AdminPaginator
     inlines = [DeliveryAttemptInline]
     actions = ["redeliver"]
     fields = [
@@ -202,14 +199,12 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             )
 
 
+# BoundedCounts: one row per change of any manifest.
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(BoundedCounts, admin.ModelAdmin):
     list_display = ["id", "type", "manifest_id", "version", "actor", "occurred_at"]
     list_filter = ["type"]
     search_fields = ["=manifest_id", "actor"]
-    # One row per change of any manifest.
-    show_full_result_count = False
-    paginator = AdminPaginator
     fields = ["id", "type", "occurred_at", "manifest_id", "version", "actor", "payload"]
     readonly_fields = fields
 
