@@ -49,15 +49,17 @@ def _signer(secret_key: str, fallbacks: tuple[str, ...]) -> signing.Signer:
 def media_signer() -> signing.Signer:
     """Django's signer of media URLs for the current SECRET_KEY (made once per key: an
     answer signs a URL per file)."""
-    return _signer(settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+    return _signer(*_signing_keys())
 
 
 def media_signature(name: str, expires: int) -> str:
     """The signature of `name` (as the media view's URL names it) until `expires`: what
     `Signer.sign` appends to `<expires>/<name>`."""
-    return _signature(
-        settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS), f"{expires}/{name}"
-    )
+    return _signature(*_signing_keys(), f"{expires}/{name}")
+
+
+def _signing_keys() -> tuple[str, tuple[str, ...]]:
+    return settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS)
 
 
 # A memo of a pure function (key and message in, signature out), never stale: within a URL
@@ -83,8 +85,12 @@ def signed_query(name: str, expires: int | None = None) -> str:
     """The query string that lets anyone read `name` until `expires` (default: now's)."""
     if expires is None:
         expires = url_expiry()
+    return _signed_query(name, expires, *_signing_keys())
+
+
+def _signed_query(name: str, expires: int, secret_key: str, fallbacks: tuple[str, ...]) -> str:
     # Both URL-safe as they are: digits, and base64's URL-safe alphabet.
-    return f"expires={expires}&signature={media_signature(name, expires)}"
+    return f"expires={expires}&signature={_signature(secret_key, fallbacks, f'{expires}/{name}')}"
 
 
 def media_path(name: str) -> str:
@@ -102,13 +108,7 @@ class SignedURLStorage(FileSystemStorage):
             return super().url(name)
         if settings.VIDPIPE_PUBLIC_MEDIA:
             return _joined(self.base_url, name)
-        return _signed_url(
-            self.base_url,
-            name,
-            url_expiry(),
-            settings.SECRET_KEY,
-            tuple(settings.SECRET_KEY_FALLBACKS),
-        )
+        return _signed_url(self.base_url, name, url_expiry(), *_signing_keys())
 
 
 def _joined(base_url: str, name: str) -> str:
@@ -129,8 +129,8 @@ def _joined(base_url: str, name: str) -> str:
 def _signed_url(
     base_url: str, name: str, expires: int, secret_key: str, fallbacks: tuple[str, ...]
 ) -> str:
-    signature = _signature(secret_key, fallbacks, f"{expires}/{media_path(name)}")
-    return f"{_joined(base_url, name)}?expires={expires}&signature={signature}"
+    query = _signed_query(media_path(name), expires, secret_key, fallbacks)
+    return f"{_joined(base_url, name)}?{query}"
 
 
 def media_urls_expire() -> bool:
